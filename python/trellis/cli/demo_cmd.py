@@ -1,0 +1,9 @@
+"""`trellis demo` commands (registered by trellis.cli)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the app."""
