@@ -1,0 +1,130 @@
+-- One row per node: its place among its siblings, its response group and its
+-- branch kind (contract section 3). branch.kind, when the record gives one,
+-- overrides the inferred kind.
+
+with
+
+recursed as (
+    select * from {{ ref('int_branch_nodes_recursed') }}
+),
+
+parents as (
+    select * from {{ ref('int_request_parents_resolved') }}
+),
+
+content_keys as (
+    select * from {{ ref('int_requests_content_keyed') }}
+),
+
+requests as (
+    select * from {{ ref('stg_gateway__requests') }}
+),
+
+nodes as (
+    select
+        recursed.node_id,
+        recursed.parent_node_id,
+        recursed.root_node_id,
+        requests.tenant_id,
+        requests.model,
+        requests.declared_branch_kind,
+        requests.tools_json,
+        content_keys.context_key,
+        case when recursed.is_loop_cut then 'none' else parents.lineage_source end as lineage_source,
+        requests.temperature,
+        requests.top_p,
+        requests.sampling_seed,
+        requests.n_choices,
+        requests.max_tokens,
+        recursed.depth,
+        parents.is_orphan or recursed.is_loop_cut as is_orphan,
+        requests.created_at
+    from recursed
+    inner join parents on recursed.node_id = parents.request_id
+    inner join requests on recursed.node_id = requests.request_id
+    inner join content_keys on recursed.node_id = content_keys.request_id
+),
+
+child_counts as (
+    select
+        parent_node_id as node_id,
+        count(*) as child_count
+    from nodes
+    where parent_node_id is not null
+    group by parent_node_id
+),
+
+ordered as (
+    select
+        nodes.*,
+        md5(concat_ws('|', nodes.tenant_id, coalesce(nodes.parent_node_id, ''), nodes.context_key))
+            as response_group_id,
+        case
+            when nodes.parent_node_id is null then 0
+            else row_number() over (
+                partition by nodes.parent_node_id
+                order by nodes.created_at, nodes.node_id
+            ) - 1
+        end as sibling_index,
+        coalesce(child_counts.child_count, 0) as child_count
+    from nodes
+    left join child_counts on nodes.node_id = child_counts.node_id
+),
+
+grouped as (
+    select
+        ordered.*,
+        row_number() over (
+            partition by ordered.response_group_id
+            order by ordered.created_at, ordered.node_id
+        ) - 1 as branch_index,
+        count(*) over (partition by ordered.response_group_id) as group_size
+    from ordered
+),
+
+group_leaders as (
+    select *
+    from grouped
+    where branch_index = 0
+),
+
+classified as (
+    select
+        grouped.node_id,
+        grouped.parent_node_id,
+        grouped.root_node_id,
+        grouped.tenant_id,
+        grouped.response_group_id,
+        grouped.context_key,
+        grouped.lineage_source,
+        coalesce(
+            grouped.declared_branch_kind,
+            case
+                when grouped.parent_node_id is null then 'root'
+                when grouped.sibling_index = 0 then 'continuation'
+                when grouped.branch_index = 0 then 'prompt_variant'
+                when grouped.tools_json is distinct from leaders.tools_json then 'tool_variant'
+                when
+                    grouped.temperature is distinct from leaders.temperature
+                    or grouped.top_p is distinct from leaders.top_p
+                    or grouped.sampling_seed is distinct from leaders.sampling_seed
+                    or grouped.n_choices is distinct from leaders.n_choices
+                    or grouped.max_tokens is distinct from leaders.max_tokens
+                    then 'sampling_variant'
+                when grouped.model != leaders.model then 'model_variant'
+                else 'retry'
+            end
+        ) as branch_kind,
+        grouped.depth,
+        grouped.sibling_index,
+        grouped.child_count,
+        grouped.branch_index,
+        grouped.group_size,
+        grouped.child_count = 0 as is_leaf,
+        grouped.is_orphan,
+        grouped.created_at
+    from grouped
+    inner join group_leaders as leaders on grouped.response_group_id = leaders.response_group_id
+)
+
+select * from classified

@@ -1,0 +1,54 @@
+with
+
+nodes as (
+    select * from {{ ref('conversation_branch_nodes') }}
+),
+
+requests as (
+    select * from {{ ref('stg_gateway__requests') }}
+),
+
+node_facts as (
+    select
+        nodes.session_key,
+        nodes.tenant_id,
+        nodes.node_id,
+        nodes.root_node_id,
+        nodes.agent_id,
+        nodes.model,
+        nodes.node_status,
+        nodes.depth,
+        nodes.child_count,
+        nodes.is_leaf,
+        requests.prompt_tokens,
+        requests.completion_tokens,
+        nodes.created_at
+    from nodes
+    inner join requests on nodes.node_id = requests.request_id
+),
+
+sessions as (
+    select
+        session_key,
+        tenant_id,
+        string_agg(distinct agent_id, ',' order by agent_id) as agent_ids,
+        string_agg(distinct model, ',' order by model) as models,
+        count(*) as node_count,
+        count(distinct root_node_id) as root_count,
+        sum(case when child_count > 1 then 1 else 0 end) as branch_point_count,
+        sum(case when is_leaf then 1 else 0 end) as leaf_count,
+        max(depth) as max_depth,
+        sum(prompt_tokens) as prompt_tokens,
+        sum(completion_tokens) as completion_tokens,
+        sum(case when node_status = 'success' then 1 else 0 end) as success_count,
+        sum(case when node_status = 'error' then 1 else 0 end) as error_count,
+        sum(case when node_status = 'timeout' then 1 else 0 end) as timeout_count,
+        sum(case when node_status = 'fallback' then 1 else 0 end) as fallback_count,
+        sum(case when node_status = 'cancelled' then 1 else 0 end) as cancelled_count,
+        min(created_at) as first_created_at,
+        max(created_at) as last_created_at
+    from node_facts
+    group by session_key, tenant_id
+)
+
+select * from sessions

@@ -1,0 +1,78 @@
+with
+
+steps as (
+    select * from {{ ref('int_trajectory_steps_climbed') }}
+),
+
+classified as (
+    select * from {{ ref('int_branch_nodes_classified') }}
+),
+
+requests as (
+    select * from {{ ref('stg_gateway__requests') }}
+),
+
+sessions as (
+    select
+        node_id,
+        session_key
+    from {{ ref('conversation_branch_nodes') }}
+),
+
+step_facts as (
+    select
+        steps.leaf_node_id,
+        steps.node_id,
+        steps.step_index,
+        classified.branch_kind,
+        requests.request_status,
+        requests.reply_tool_call_count,
+        requests.prompt_tokens,
+        requests.completion_tokens,
+        requests.latency_ms
+    from steps
+    inner join classified on steps.node_id = classified.node_id
+    inner join requests on steps.node_id = requests.request_id
+),
+
+paths as (
+    select
+        leaf_node_id,
+        '[' || string_agg('"' || node_id || '"', ',' order by step_index) || ']' as node_ids,
+        count(*) as step_count,
+        sum(reply_tool_call_count) as tool_call_count,
+        sum(case when request_status in ('error', 'timeout', 'cancelled') then 1 else 0 end) as error_count,
+        sum(case when branch_kind = 'retry' then 1 else 0 end) as retry_count,
+        sum(prompt_tokens) as prompt_tokens,
+        sum(completion_tokens) as completion_tokens,
+        sum(latency_ms) as latency_ms
+    from step_facts
+    group by leaf_node_id
+),
+
+trajectories as (
+    select
+        md5('trajectory|' || paths.leaf_node_id) as trajectory_id,
+        leaves.root_node_id,
+        paths.leaf_node_id,
+        sessions.session_key,
+        leaves.tenant_id,
+        paths.node_ids,
+        leaf_requests.request_status as final_status,
+        leaves.depth,
+        paths.step_count,
+        paths.tool_call_count,
+        paths.error_count,
+        paths.retry_count,
+        paths.prompt_tokens,
+        paths.completion_tokens,
+        paths.latency_ms,
+        leaves.is_orphan as is_orphan_root,
+        leaf_requests.created_at as leaf_created_at
+    from paths
+    inner join classified as leaves on paths.leaf_node_id = leaves.node_id
+    inner join requests as leaf_requests on paths.leaf_node_id = leaf_requests.request_id
+    inner join sessions on paths.leaf_node_id = sessions.node_id
+)
+
+select * from trajectories
