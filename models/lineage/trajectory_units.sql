@@ -40,11 +40,11 @@ paths as (
         leaf_node_id,
         '[' || string_agg('"' || node_id || '"', ',' order by step_index) || ']' as node_ids,
         count(*) as step_count,
-        sum(reply_tool_call_count) as tool_call_count,
-        sum(case when request_status in ('error', 'timeout', 'cancelled') then 1 else 0 end) as error_count,
-        sum(case when branch_kind = 'retry' then 1 else 0 end) as retry_count,
-        sum(prompt_tokens) as prompt_tokens,
-        sum(completion_tokens) as completion_tokens,
+        cast(sum(reply_tool_call_count) as bigint) as tool_call_count,
+        cast(sum(case when request_status in ('error', 'timeout', 'cancelled') then 1 else 0 end) as bigint) as error_count,
+        cast(sum(case when branch_kind = 'retry' then 1 else 0 end) as bigint) as retry_count,
+        cast(sum(prompt_tokens) as bigint) as prompt_tokens,
+        cast(sum(completion_tokens) as bigint) as completion_tokens,
         sum(latency_ms) as latency_ms
     from step_facts
     group by leaf_node_id

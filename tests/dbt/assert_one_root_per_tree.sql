@@ -1,0 +1,7 @@
+-- Every tree has exactly one root: the one node of the tree with no parent.
+select
+    root_node_id,
+    sum(case when parent_node_id is null then 1 else 0 end) as roots
+from {{ ref('conversation_branch_nodes') }}
+group by root_node_id
+having sum(case when parent_node_id is null then 1 else 0 end) != 1
