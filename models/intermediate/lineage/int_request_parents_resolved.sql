@@ -2,8 +2,8 @@
 -- before cycles among explicit parents are broken:
 --   1. parent_request_id, when that request exists in the same tenant;
 --   2. else the content parent: the request of the same tenant whose exchange
---      equals this request's messages up to its last assistant turn; among
---      several, the latest created before this one, then the smallest id;
+--      equals this request's messages up to its last assistant turn, created
+--      strictly before it; among several, the latest, then the smallest id;
 --   3. a request with an assistant turn but no logged parent, or whose explicit
 --      parent is missing, is an orphan root.
 
@@ -46,17 +46,14 @@ content_candidates as (
         parent.request_id as content_parent_id,
         row_number() over (
             partition by child.request_id
-            order by
-                case when parent.created_at < child.created_at then 0 else 1 end,
-                parent.created_at desc,
-                parent.request_id
+            order by parent.created_at desc, parent.request_id
         ) as candidate_rank
     from keyed_requests as child
     inner join keyed_requests as parent
         on
             child.parent_prefix_key = parent.exchange_key
             and child.tenant_id = parent.tenant_id
-            and child.request_id != parent.request_id
+            and child.created_at > parent.created_at
     where child.parent_request_id is null
 ),
 

@@ -7,6 +7,58 @@
     )
 }}
 
+{%- set fields = [
+    {'name': 'agent_id', 'path': ['agent_id'], 'type': 'text'},
+    {'name': 'session_id', 'path': ['session_id'], 'type': 'text'},
+    {'name': 'parent_request_id', 'path': ['parent_request_id'], 'type': 'text'},
+    {'name': 'trace_id', 'path': ['trace_id'], 'type': 'text'},
+    {'name': 'parent_trace_id', 'path': ['parent_trace_id'], 'type': 'text'},
+    {'name': 'saga_id', 'path': ['saga_id'], 'type': 'text'},
+    {'name': 'model', 'path': ['model'], 'type': 'text'},
+    {'name': 'served_model', 'path': ['served_model'], 'type': 'text'},
+    {'name': 'provider', 'path': ['provider'], 'type': 'text'},
+    {'name': 'endpoint', 'path': ['endpoint'], 'type': 'text'},
+    {'name': 'reported_status', 'path': ['status'], 'type': 'text'},
+    {'name': 'error_code', 'path': ['error', 'code'], 'type': 'text'},
+    {'name': 'error_message', 'path': ['error', 'message'], 'type': 'text'},
+    {'name': 'error_http_status', 'path': ['error', 'http_status'], 'type': 'integer'},
+    {'name': 'response_id', 'path': ['response', 'id'], 'type': 'text'},
+    {'name': 'finish_reason', 'path': ['response', 'choices', 0, 'finish_reason'], 'type': 'text'},
+    {'name': 'reply_role', 'path': ['response', 'choices', 0, 'message', 'role'], 'type': 'text'},
+    {'name': 'reply_content', 'path': ['response', 'choices', 0, 'message', 'content'], 'type': 'json'},
+    {'name': 'reply_tool_calls_json', 'path': ['response', 'choices', 0, 'message', 'tool_calls'], 'type': 'json'},
+    {'name': 'usage_prompt_tokens', 'path': ['response', 'usage', 'prompt_tokens'], 'type': 'bigint'},
+    {'name': 'usage_completion_tokens', 'path': ['response', 'usage', 'completion_tokens'], 'type': 'bigint'},
+    {'name': 'usage_cached_tokens', 'path': ['response', 'usage', 'prompt_tokens_details', 'cached_tokens'], 'type': 'bigint'},
+    {'name': 'usage_cache_read_input_tokens', 'path': ['response', 'usage', 'cache_read_input_tokens'], 'type': 'bigint'},
+    {'name': 'fallback_used_flag', 'path': ['fallback', 'used'], 'type': 'boolean'},
+    {'name': 'fallback_from_model', 'path': ['fallback', 'from_model'], 'type': 'text'},
+    {'name': 'fallback_reason', 'path': ['fallback', 'reason'], 'type': 'text'},
+    {'name': 'prompt_template_id', 'path': ['prompt', 'template_id'], 'type': 'text'},
+    {'name': 'prompt_template_version', 'path': ['prompt', 'version'], 'type': 'text'},
+    {'name': 'prompt_hash', 'path': ['prompt', 'hash'], 'type': 'text'},
+    {'name': 'prompt_redaction_flag', 'path': ['prompt', 'redaction_applied'], 'type': 'boolean'},
+    {'name': 'agent_config_id', 'path': ['agent_config', 'id'], 'type': 'text'},
+    {'name': 'agent_config_version', 'path': ['agent_config', 'version'], 'type': 'text'},
+    {'name': 'declared_branch_kind', 'path': ['branch', 'kind'], 'type': 'text'},
+    {'name': 'replay_of_request_id', 'path': ['branch', 'replay_of_request_id'], 'type': 'text'},
+    {'name': 'cohort_id', 'path': ['branch', 'cohort_id'], 'type': 'text'},
+    {'name': 'variant_config', 'path': ['branch', 'variant_config'], 'type': 'json'},
+    {'name': 'tools_json', 'path': ['request', 'tools'], 'type': 'json'},
+    {'name': 'tool_choice_json', 'path': ['request', 'tool_choice'], 'type': 'json'},
+    {'name': 'stop_json', 'path': ['request', 'stop'], 'type': 'json'},
+    {'name': 'temperature', 'path': ['request', 'temperature'], 'type': 'double'},
+    {'name': 'top_p', 'path': ['request', 'top_p'], 'type': 'double'},
+    {'name': 'max_tokens', 'path': ['request', 'max_tokens'], 'type': 'bigint'},
+    {'name': 'sampling_seed', 'path': ['request', 'seed'], 'type': 'bigint'},
+    {'name': 'n_choices', 'path': ['request', 'n'], 'type': 'integer'},
+    {'name': 'reported_latency_ms', 'path': ['latency_ms'], 'type': 'double'},
+    {'name': 'ttft_ms', 'path': ['ttft_ms'], 'type': 'double'},
+    {'name': 'reported_cost_usd', 'path': ['cost_usd'], 'type': 'double'},
+    {'name': 'completed_at_text', 'path': ['completed_at'], 'type': 'text'},
+    {'name': 'metadata_json', 'path': ['metadata'], 'type': 'json'},
+] -%}
+
 with
 
 source as (
@@ -16,78 +68,31 @@ source as (
     {% endif %}
 ),
 
+parsed as (
+    select
+        request_id,
+        tenant_id,
+        created_at,
+        ingested_at,
+        {{ trellis.json_fields_parse('record', fields) }}
+    from source
+),
+
 renamed as (
     select
         request_id,
         tenant_id,
-        coalesce({{ trellis.json_text('record', ['agent_id']) }}, 'unknown') as agent_id,
-        {{ trellis.json_text('record', ['session_id']) }} as session_id,
-        {{ trellis.json_text('record', ['parent_request_id']) }} as parent_request_id,
-        {{ trellis.json_text('record', ['trace_id']) }} as trace_id,
-        {{ trellis.json_text('record', ['parent_trace_id']) }} as parent_trace_id,
-        {{ trellis.json_text('record', ['saga_id']) }} as saga_id,
-        {{ trellis.json_text('record', ['model']) }} as model,
-        {{ trellis.json_text('record', ['served_model']) }} as served_model,
-        {{ trellis.json_text('record', ['provider']) }} as provider,
-        {{ trellis.json_text('record', ['endpoint']) }} as endpoint,
-        {{ trellis.json_text('record', ['status']) }} as reported_status,
-        {{ trellis.json_text('record', ['error', 'code']) }} as error_code,
-        {{ trellis.json_text('record', ['error', 'message']) }} as error_message,
-        {{ trellis.json_text('record', ['response', 'id']) }} as response_id,
-        {{ trellis.json_text('record', ['response', 'choices', 0, 'finish_reason']) }} as finish_reason,
-        {{ trellis.json_text('record', ['response', 'choices', 0, 'message', 'role']) }} as reply_role,
-        {{ trellis.message_content_text(trellis.json_value('record', ['response', 'choices', 0, 'message'])) }}
-            as reply_text,
-        {{ trellis.json_text('record', ['fallback', 'from_model']) }} as fallback_from_model,
-        {{ trellis.json_text('record', ['fallback', 'reason']) }} as fallback_reason,
-        {{ trellis.json_text('record', ['prompt', 'template_id']) }} as prompt_template_id,
-        {{ trellis.json_text('record', ['prompt', 'version']) }} as prompt_template_version,
-        {{ trellis.json_text('record', ['prompt', 'hash']) }} as prompt_hash,
-        {{ trellis.json_text('record', ['agent_config', 'id']) }} as agent_config_id,
-        {{ trellis.json_text('record', ['agent_config', 'version']) }} as agent_config_version,
-        {{ trellis.json_text('record', ['branch', 'kind']) }} as declared_branch_kind,
-        {{ trellis.json_text('record', ['branch', 'replay_of_request_id']) }} as replay_of_request_id,
-        {{ trellis.json_text('record', ['branch', 'cohort_id']) }} as cohort_id,
-        {{ trellis.json_to_text(trellis.json_value('record', ['branch', 'variant_config'])) }} as variant_config,
-        {{ trellis.json_to_text(trellis.json_value('record', ['request', 'tools'])) }} as tools_json,
-        {{ trellis.json_to_text(trellis.json_value('record', ['request', 'tool_choice'])) }} as tool_choice_json,
-        {{ trellis.json_to_text(trellis.json_value('record', ['request', 'stop'])) }} as stop_json,
-        {{ trellis.json_to_text(trellis.json_value('record', ['response', 'choices', 0, 'message', 'tool_calls'])) }}
-            as reply_tool_calls_json,
-        {{ trellis.json_to_text(trellis.json_value('record', ['metadata'])) }} as metadata_json,
-        cast({{ trellis.json_text('record', ['error', 'http_status']) }} as integer) as error_http_status,
-        cast({{ trellis.json_text('record', ['request', 'temperature']) }} as double precision) as temperature,
-        cast({{ trellis.json_text('record', ['request', 'top_p']) }} as double precision) as top_p,
-        cast({{ trellis.json_text('record', ['request', 'max_tokens']) }} as bigint) as max_tokens,
-        cast({{ trellis.json_text('record', ['request', 'seed']) }} as bigint) as sampling_seed,
-        cast({{ trellis.json_text('record', ['request', 'n']) }} as integer) as n_choices,
-        {{ trellis.json_array_length(trellis.json_value('record', ['request', 'messages'])) }} as message_count,
-        {{ trellis.json_array_length(trellis.json_value('record', ['response', 'choices', 0, 'message', 'tool_calls'])) }}
-            as reply_tool_call_count,
-        cast({{ trellis.json_text('record', ['response', 'usage', 'prompt_tokens']) }} as bigint) as usage_prompt_tokens,
-        cast({{ trellis.json_text('record', ['response', 'usage', 'cache_read_input_tokens']) }} as bigint)
-            as usage_cache_read_input_tokens,
-        cast({{ trellis.json_text('record', ['response', 'usage', 'prompt_tokens_details', 'cached_tokens']) }} as bigint)
-            as usage_cached_tokens,
-        cast({{ trellis.json_text('record', ['response', 'usage', 'completion_tokens']) }} as bigint)
-            as completion_tokens,
-        cast({{ trellis.json_text('record', ['latency_ms']) }} as double precision) as reported_latency_ms,
-        cast({{ trellis.json_text('record', ['ttft_ms']) }} as double precision) as ttft_ms,
-        cast({{ trellis.json_text('record', ['cost_usd']) }} as double precision) as reported_cost_usd,
-        cast({{ trellis.json_text('record', ['fallback', 'used']) }} as boolean) as fallback_used_flag,
-        cast({{ trellis.json_text('record', ['prompt', 'redaction_applied']) }} as boolean) as is_prompt_redacted,
-        {{ trellis.json_type_of('record', ['response']) }} = 'object' as has_response,
         created_at,
-        cast({{ trellis.json_text('record', ['completed_at']) }} as timestamptz) as completed_at,
-        ingested_at
-    from source
+        ingested_at,
+        {{ trellis.json_fields_select(fields) }}
+    from parsed
 ),
 
 normalized as (
     select
         request_id,
         tenant_id,
-        agent_id,
+        coalesce(agent_id, 'unknown') as agent_id,
         session_id,
         parent_request_id,
         trace_id,
@@ -97,13 +102,14 @@ normalized as (
         served_model,
         provider,
         endpoint,
-        coalesce(reported_status, case when has_response then 'success' else 'error' end) as request_status,
+        coalesce(reported_status, case when reply_role is not null then 'success' else 'error' end)
+            as request_status,
         error_code,
         error_message,
         response_id,
         finish_reason,
         reply_role,
-        case when has_response then reply_text end as reply_text,
+        case when reply_role is not null then {{ trellis.json_content_text('reply_content') }} end as reply_text,
         fallback_from_model,
         fallback_reason,
         prompt_template_id,
@@ -126,8 +132,7 @@ normalized as (
         max_tokens,
         sampling_seed,
         n_choices,
-        message_count,
-        coalesce(reply_tool_call_count, 0) as reply_tool_call_count,
+        coalesce({{ trellis.json_array_length_of_text('reply_tool_calls_json') }}, 0) as reply_tool_call_count,
         -- OpenAI convention: prompt tokens include cached tokens. A source that
         -- reports cached tokens separately (Anthropic's cache_read_input_tokens)
         -- is converted so no token is billed twice.
@@ -137,18 +142,18 @@ normalized as (
             else coalesce(usage_prompt_tokens, 0)
         end as prompt_tokens,
         coalesce(usage_cached_tokens, usage_cache_read_input_tokens, 0) as cached_tokens,
-        coalesce(completion_tokens, 0) as completion_tokens,
+        coalesce(usage_completion_tokens, 0) as completion_tokens,
         coalesce(
             reported_latency_ms,
-            {{ trellis.milliseconds_between('created_at', 'completed_at') }}
+            {{ trellis.milliseconds_between('created_at', 'cast(completed_at_text as timestamptz)') }}
         ) as latency_ms,
         ttft_ms,
         reported_cost_usd,
         coalesce(fallback_used_flag, reported_status = 'fallback', false) as is_fallback,
-        coalesce(is_prompt_redacted, false) as is_prompt_redacted,
-        has_response,
+        coalesce(prompt_redaction_flag, false) as is_prompt_redacted,
+        reply_role is not null as has_response,
         created_at,
-        completed_at,
+        cast(completed_at_text as timestamptz) as completed_at,
         ingested_at
     from renamed
 )
