@@ -1,5 +1,3 @@
-{{ config(tags=['costs']) }}
-
 -- One row per agent seen in traffic or listed in agent_policies: its own policy,
 -- else the 'default' row's.
 with

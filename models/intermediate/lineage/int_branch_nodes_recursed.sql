@@ -1,128 +1,133 @@
 -- The recursion, isolated here: one row per node with its root and depth.
--- Trees are walked down from their roots. Nodes no root reaches sit on (or
--- under) a loop of explicit parents: each loop is cut at its earliest member
--- (created_at, then id), which becomes an orphan root, and the rest of those
--- nodes are walked down from the cuts.
+-- Trees are walked down from their roots along jump pointers
+-- (int_branch_edges_jumped): a node whose jump pointer lands on a root takes
+-- root and depth from it; any other node takes them from the node its pointer
+-- lands on, 16 levels up. Nodes no root reaches sit on (or under) a loop of
+-- explicit parents: each loop is cut at its earliest member (created_at, then
+-- id), which becomes an orphan root, and the rest of those nodes are walked
+-- down from the cuts.
 
 with recursive
 
-edges as (
-    select
-        cast(request_id as {{ dbt.type_string() }}) as node_id,
-        cast(proposed_parent_id as {{ dbt.type_string() }}) as parent_node_id,
-        created_at
-    from {{ ref('int_request_parents_resolved') }}
+jumped as (
+    select * from {{ ref('int_branch_edges_jumped') }}
 ),
 
-descended (node_id, root_node_id, depth) as (
+descended (node_key, root_key, depth) as (
     select
-        edges.node_id,
-        edges.node_id,
-        0
-    from edges
-    where edges.parent_node_id is null
+        jumped.node_key,
+        jumped.up_key,
+        jumped.up_steps
+    from jumped
+    where jumped.is_up_root
 
     union all
 
     select
-        edges.node_id,
-        descended.root_node_id,
-        descended.depth + 1
+        jumped.node_key,
+        descended.root_key,
+        descended.depth + jumped.up_steps
     from descended
-    inner join edges on descended.node_id = edges.parent_node_id
+    inner join jumped on descended.node_key = jumped.up_key
+    where not jumped.is_up_root
 ),
 
 unreached as (
-    select edges.*
-    from edges
-    left join descended on edges.node_id = descended.node_id
-    where descended.node_id is null
+    select jumped.*
+    from jumped
+    left join descended on jumped.node_key = descended.node_key
+    where descended.node_key is null
 ),
 
 -- Climb from every unreached node; a node on a loop meets itself again.
-climbed (start_node_id, node_id, steps) as (
+climbed (start_key, node_key, steps) as (
     select
-        unreached.node_id,
-        unreached.parent_node_id,
+        unreached.node_key,
+        unreached.parent_key,
         1
     from unreached
 
     union all
 
     select
-        climbed.start_node_id,
-        unreached.parent_node_id,
+        climbed.start_key,
+        unreached.parent_key,
         climbed.steps + 1
     from climbed
-    inner join unreached on climbed.node_id = unreached.node_id
+    inner join unreached on climbed.node_key = unreached.node_key
     where
-        climbed.node_id != climbed.start_node_id
+        climbed.node_key != climbed.start_key
         and climbed.steps <= (select count(*) from unreached)
 ),
 
-loop_members as (
-    select distinct climbed.start_node_id as node_id
-    from climbed
-    where climbed.node_id = climbed.start_node_id
-),
-
 loop_cuts as (
-    select distinct first_value(climbed.node_id) over (
-        partition by climbed.start_node_id
-        order by unreached.created_at, climbed.node_id
+    select distinct first_value(unreached.node_key) over (
+        partition by climbed.start_key
+        order by unreached.created_at, unreached.node_id
         rows between unbounded preceding and unbounded following
-    ) as node_id
+    ) as node_key
     from climbed
-    inner join loop_members on climbed.start_node_id = loop_members.node_id
-    inner join unreached on climbed.node_id = unreached.node_id
+    inner join unreached on climbed.node_key = unreached.node_key
+    where climbed.start_key in (
+        select loops.start_key from climbed as loops where loops.node_key = loops.start_key
+    )
 ),
 
 loops_cut as (
     select
-        unreached.node_id,
-        case when loop_cuts.node_id is null then unreached.parent_node_id end as parent_node_id
+        unreached.node_key,
+        case when loop_cuts.node_key is null then unreached.parent_key end as parent_key
     from unreached
-    left join loop_cuts on unreached.node_id = loop_cuts.node_id
+    left join loop_cuts on unreached.node_key = loop_cuts.node_key
 ),
 
-redescended (node_id, root_node_id, depth) as (
+redescended (node_key, root_key, depth) as (
     select
-        loops_cut.node_id,
-        loops_cut.node_id,
+        loops_cut.node_key,
+        loops_cut.node_key,
         0
     from loops_cut
-    where loops_cut.parent_node_id is null
+    where loops_cut.parent_key is null
 
     union all
 
     select
-        loops_cut.node_id,
-        redescended.root_node_id,
+        loops_cut.node_key,
+        redescended.root_key,
         redescended.depth + 1
     from redescended
-    inner join loops_cut on redescended.node_id = loops_cut.parent_node_id
+    inner join loops_cut on redescended.node_key = loops_cut.parent_key
+),
+
+placed as (
+    select
+        node_key,
+        root_key,
+        depth,
+        false as is_loop_cut
+    from descended
+
+    union all
+
+    select
+        redescended.node_key,
+        redescended.root_key,
+        redescended.depth,
+        loops_cut.parent_key is null as is_loop_cut
+    from redescended
+    inner join loops_cut on redescended.node_key = loops_cut.node_key
 ),
 
 recursed as (
     select
-        descended.node_id,
-        edges.parent_node_id,
-        descended.root_node_id,
-        descended.depth,
-        false as is_loop_cut
-    from descended
-    inner join edges on descended.node_id = edges.node_id
-
-    union all
-
-    select
-        redescended.node_id,
-        loops_cut.parent_node_id,
-        redescended.root_node_id,
-        redescended.depth,
-        loops_cut.parent_node_id is null as is_loop_cut
-    from redescended
-    inner join loops_cut on redescended.node_id = loops_cut.node_id
+        nodes.node_id,
+        case when placed.is_loop_cut then null else nodes.parent_node_id end as parent_node_id,
+        roots.node_id as root_node_id,
+        cast(placed.depth as integer) as depth,
+        placed.is_loop_cut
+    from placed
+    inner join jumped as nodes on placed.node_key = nodes.node_key
+    inner join jumped as roots on placed.root_key = roots.node_key
 )
 
 select * from recursed
