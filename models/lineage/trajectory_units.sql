@@ -45,7 +45,8 @@ paths as (
         cast(sum(case when branch_kind = 'retry' then 1 else 0 end) as bigint) as retry_count,
         cast(sum(prompt_tokens) as bigint) as prompt_tokens,
         cast(sum(completion_tokens) as bigint) as completion_tokens,
-        sum(latency_ms) as latency_ms
+        -- rounded to the microsecond: a float sum must not depend on row order
+        cast(cast(sum(latency_ms) as numeric(18, 3)) as double precision) as latency_ms
     from step_facts
     group by leaf_node_id
 ),

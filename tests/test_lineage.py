@@ -1,0 +1,203 @@
+"""Lineage marts on both targets against the truth: generated traffic whose
+true lineage is known, plus hand-written records for each edge case of
+contract section 3. The warehouse is built once per target with the command
+users run: `dbt build --select tag:lineage`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests import lineage_edge_cases as edge
+from tests.support.warehouse import Warehouse, read_jsonl, warehouse, write_jsonl
+from trellis.services.generate import generate
+
+pytestmark = pytest.mark.slow
+
+TRAFFIC_REQUESTS = 2_500
+NODE_COLUMNS = ("parent_node_id", "root_node_id", "depth", "session_key", "branch_kind", "is_orphan")
+
+
+@dataclass
+class Traffic:
+    request_files: list[Path]
+    feedback_files: list[Path]
+    edge_file: Path
+    truth: dict[str, dict[str, Any]]
+
+
+@dataclass
+class Built:
+    warehouse: Warehouse
+    traffic: Traffic
+    nodes: dict[str, dict[str, Any]]
+
+
+@pytest.fixture(scope="module")
+def traffic(tmp_path_factory: pytest.TempPathFactory) -> Traffic:
+    out = tmp_path_factory.mktemp("traffic")
+    generate(out, TRAFFIC_REQUESTS, seed=23)
+    edge_file = write_jsonl(out / "edge-cases.jsonl", edge.records())
+    truth = {row["node_id"]: row for row in read_jsonl(out / "truth" / "lineage.jsonl")}
+    return Traffic(
+        request_files=sorted((out / "requests").iterdir()),
+        feedback_files=sorted((out / "feedback").iterdir()),
+        edge_file=edge_file,
+        truth=truth,
+    )
+
+
+@pytest.fixture(scope="module", params=["duckdb", "postgres"])
+def built(
+    request: pytest.FixtureRequest, traffic: Traffic, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Built]:
+    target = request.param
+    server = request.getfixturevalue("pg_server") if target == "postgres" else None
+    with warehouse(target, tmp_path_factory.mktemp(f"lineage-{target}"), server) as wh:
+        wh.ingest("requests", [*traffic.request_files, traffic.edge_file])
+        wh.ingest("feedback", traffic.feedback_files)
+        wh.dbt("build", "--select", "tag:lineage")
+        yield Built(wh, traffic, wh.rows_by_id("lineage.conversation_branch_nodes", "node_id"))
+
+
+def expected_source(truth: dict[str, Any]) -> str:
+    """The mart names how a node's parent was found; a root has none."""
+    return truth["lineage_source"] if truth["parent_node_id"] is not None else "none"
+
+
+def test_every_generated_node_lands_where_the_truth_says(built: Built) -> None:
+    truth = built.traffic.truth
+    missing = sorted(set(truth) - set(built.nodes))
+    assert not missing, f"{len(missing)} true nodes are not in the mart, e.g. {missing[:5]}"
+    wrong: list[str] = []
+    for node_id, want in truth.items():
+        got = built.nodes[node_id]
+        for column in NODE_COLUMNS:
+            if got[column] != want[column]:
+                wrong.append(f"{node_id}.{column}: mart {got[column]!r}, truth {want[column]!r}")
+        if got["lineage_source"] != expected_source(want):
+            wrong.append(f"{node_id}.lineage_source: {got['lineage_source']!r}")
+    assert not wrong, f"{len(wrong)} differences, first: " + "; ".join(wrong[:10])
+
+
+def test_response_groups_hold_exactly_the_siblings_the_truth_groups(built: Built) -> None:
+    truth = built.traffic.truth
+    by_truth: dict[str, set[str]] = {}
+    by_mart: dict[str, set[str]] = {}
+    for node_id, want in truth.items():
+        if want["parent_node_id"] is None:
+            continue
+        by_truth.setdefault(want["response_group_key"], set()).add(node_id)
+        by_mart.setdefault(built.nodes[node_id]["response_group_id"], set()).add(node_id)
+    assert sorted(map(sorted, by_truth.values())) == sorted(map(sorted, by_mart.values()))
+
+
+def test_response_branch_records_list_every_shared_prompt(built: Built) -> None:
+    records = built.warehouse.rows_by_id("lineage.response_branch_records", "node_id")
+    group_sizes: dict[str, int] = {}
+    for node in built.nodes.values():
+        group_sizes[node["response_group_id"]] = group_sizes.get(node["response_group_id"], 0) + 1
+    shared = {n for n, node in built.nodes.items() if group_sizes[node["response_group_id"]] > 1}
+    assert set(records) == shared
+    assert all(r["group_size"] == group_sizes[r["response_group_id"]] for r in records.values())
+
+
+def test_trajectories_run_from_the_root_to_every_leaf(built: Built) -> None:
+    trajectories = built.warehouse.rows_by_id("lineage.trajectory_units", "leaf_node_id")
+    leaves = {n for n, node in built.nodes.items() if node["is_leaf"]}
+    assert set(trajectories) == leaves
+    for leaf, trajectory in trajectories.items():
+        path = [leaf]
+        while built.nodes[path[-1]]["parent_node_id"] is not None:
+            path.append(built.nodes[path[-1]]["parent_node_id"])
+        assert json.loads(trajectory["node_ids"]) == path[::-1]
+        assert trajectory["step_count"] == len(path)
+
+
+def test_execution_run_records_keep_one_row_per_request(built: Built) -> None:
+    count = built.warehouse.query("select count(*) from lineage.execution_run_records")[0][0]
+    assert count == len(built.nodes)
+
+
+def _edge_nodes(built: Built, prefix: str) -> dict[str, dict[str, Any]]:
+    chosen = {k: v for k, v in edge.EXPECTED.items() if k.startswith(prefix)}
+    assert chosen, prefix
+    return {
+        node_id: {column: built.nodes[node_id][column] for column in want}
+        for node_id, want in chosen.items()
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["parts-", "tool-", "tenant-", "cache-", "explicit-", "loop-", "orphan"],
+)
+def test_edge_case_nodes_land_where_section_3_says(built: Built, case: str) -> None:
+    expected = {k: v for k, v in edge.EXPECTED.items() if k.startswith(case)}
+    assert _edge_nodes(built, case) == expected
+
+
+def test_a_1000_turn_agent_loop_logged_newest_first_is_one_chain(built: Built) -> None:
+    got = _edge_nodes(built, "deep-")
+    assert got == {k: v for k, v in edge.EXPECTED.items() if k.startswith("deep-")}
+    leaf = built.warehouse.rows_by_id("lineage.trajectory_units", "leaf_node_id")[
+        f"deep-{edge.LOOP_TURNS - 1:04d}"
+    ]
+    assert leaf["step_count"] == edge.LOOP_TURNS
+
+
+def test_rebuilding_with_no_new_data_changes_nothing(built: Built) -> None:
+    before = {
+        mart: built.warehouse.rows_by_id(f"lineage.{mart}", key)
+        for mart, key in (("conversation_branch_nodes", "node_id"), ("trajectory_units", "leaf_node_id"))
+    }
+    built.warehouse.dbt("build", "--select", "tag:lineage")
+    for mart, key in (("conversation_branch_nodes", "node_id"), ("trajectory_units", "leaf_node_id")):
+        assert built.warehouse.rows_by_id(f"lineage.{mart}", key) == before[mart], mart
+
+
+def test_loading_the_traffic_in_two_halves_gives_the_same_marts(
+    built: Built, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # The lines in the order the whole load reads them, cut in the middle: the
+    # first occurrence of every id (and so which conflicting copy wins) is the same.
+    lines = [line for path in [*built.traffic.request_files, built.traffic.edge_file] for line in _lines(path)]
+    middle = len(lines) // 2
+    halves = (lines[:middle], lines[middle:])
+    server = request.getfixturevalue("pg_server") if built.warehouse.target == "postgres" else None
+    with warehouse(built.warehouse.target, tmp_path / "halves", server) as wh:
+        for index, lines in enumerate(halves):
+            half = tmp_path / f"half-{index}.jsonl"
+            half.write_text("".join(lines), encoding="utf-8")
+            wh.ingest("requests", [half])
+            wh.dbt("build", "--select", "tag:lineage")
+        for mart, key in (
+            ("conversation_branch_nodes", "node_id"),
+            ("trajectory_units", "leaf_node_id"),
+            ("conversation_sessions", "session_key"),
+        ):
+            whole = built.warehouse.rows_by_id(f"lineage.{mart}", key)
+            halves_rows = wh.rows_by_id(f"lineage.{mart}", key)
+            differing = {
+                k: {c: (v, whole.get(k, {}).get(c)) for c, v in row.items() if whole.get(k, {}).get(c) != v}
+                for k, row in halves_rows.items()
+                if row != whole.get(k)
+            }
+            assert set(halves_rows) == set(whole), mart
+            assert not differing, f"{mart}: {list(differing.items())[:3]}"
+
+
+def _lines(path: Path) -> list[str]:
+    import gzip
+
+    if path.name.endswith(".gz"):
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            return [line if line.endswith("\n") else line + "\n" for line in handle]
+    with path.open(encoding="utf-8") as handle:
+        return [line if line.endswith("\n") else line + "\n" for line in handle]
