@@ -78,6 +78,11 @@ def records() -> list[dict[str, Any]]:
         user("run ls"), assistant(None, tool_calls=[SHELL_CALL]),
         {"role": "tool", "tool_call_id": "call_1", "content": "a.txt"},
     ], assistant("there is a.txt")))
+    # A client that echoes the tool-call turn's null content as "" continues it too.
+    out.append(_record("tool-echo-child", 4.5, [
+        user("run ls"), assistant("", tool_calls=[SHELL_CALL]),
+        {"role": "tool", "tool_call_id": "call_1", "content": "a.txt"},
+    ], assistant("a.txt it is")))
     other_args = {**SHELL_CALL, "function": {"name": "shell", "arguments": '{"cmd": "ls -l"}'}}
     out.append(_record("tool-mismatch", 5, [
         user("run ls"), assistant(None, tool_calls=[other_args]),
@@ -124,6 +129,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "parts-child": _node("parts-root", "parts-root", 1),
     "tool-root": _node(None, "tool-root", 0),
     "tool-child": _node("tool-root", "tool-root", 1),
+    "tool-echo-child": _node("tool-root", "tool-root", 1),
     "tool-mismatch": _node(None, "tool-mismatch", 0, orphan=True),
     "tenant-b-root": _node(None, "tenant-b-root", 0),
     "tenant-a-root": _node(None, "tenant-a-root", 0),
