@@ -41,7 +41,8 @@ paths as (
         '[' || string_agg('"' || node_id || '"', ',' order by step_index) || ']' as node_ids,
         count(*) as step_count,
         cast(sum(reply_tool_call_count) as bigint) as tool_call_count,
-        cast(sum(case when request_status in ('error', 'timeout', 'cancelled') then 1 else 0 end) as bigint) as error_count,
+        cast(sum(case when request_status in ('error', 'timeout', 'cancelled') then 1 else 0 end) as bigint)
+            as error_count,
         cast(sum(case when branch_kind = 'retry' then 1 else 0 end) as bigint) as retry_count,
         cast(sum(prompt_tokens) as bigint) as prompt_tokens,
         cast(sum(completion_tokens) as bigint) as completion_tokens,

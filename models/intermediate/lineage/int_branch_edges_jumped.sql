@@ -42,14 +42,14 @@ jump_1 as (
 ),
 
 {% for round in range(1, jump_rounds + 1) %}
-jump_{{ 2 ** round }} as (
-    select
-        near.node_key,
-        far.up_key,
-        near.up_steps + far.up_steps as up_steps
-    from jump_{{ 2 ** (round - 1) }} as near
-    inner join jump_{{ 2 ** (round - 1) }} as far on near.up_key = far.node_key
-),
+    jump_{{ 2 ** round }} as (
+        select
+            near.node_key,
+            far.up_key,
+            near.up_steps + far.up_steps as up_steps
+        from jump_{{ 2 ** (round - 1) }} as near
+        inner join jump_{{ 2 ** (round - 1) }} as far on near.up_key = far.node_key
+    ),
 {% endfor %}
 
 jumped as (

@@ -39,6 +39,10 @@ unreached as (
     where descended.node_key is null
 ),
 
+unreached_size as (
+    select count(*) as node_count from unreached
+),
+
 -- Climb from every unreached node; a node on a loop meets itself again.
 climbed (start_key, node_key, steps) as (
     select
@@ -57,19 +61,21 @@ climbed (start_key, node_key, steps) as (
     inner join unreached on climbed.node_key = unreached.node_key
     where
         climbed.node_key != climbed.start_key
-        and climbed.steps <= (select count(*) from unreached)
+        and climbed.steps <= (select unreached_size.node_count from unreached_size)
 ),
 
 loop_cuts as (
-    select distinct first_value(unreached.node_key) over (
-        partition by climbed.start_key
-        order by unreached.created_at, unreached.node_id
-        rows between unbounded preceding and unbounded following
-    ) as node_key
+    select distinct
+        first_value(unreached.node_key) over (
+            partition by climbed.start_key
+            order by unreached.created_at, unreached.node_id
+            rows between unbounded preceding and unbounded following
+        ) as node_key
     from climbed
     inner join unreached on climbed.node_key = unreached.node_key
     where climbed.start_key in (
-        select loops.start_key from climbed as loops where loops.node_key = loops.start_key
+        select loops.start_key from climbed as loops
+        where loops.node_key = loops.start_key
     )
 ),
 
@@ -84,8 +90,8 @@ loops_cut as (
 redescended (node_key, root_key, depth) as (
     select
         loops_cut.node_key,
-        loops_cut.node_key,
-        0
+        loops_cut.node_key as root_key,
+        0 as depth
     from loops_cut
     where loops_cut.parent_key is null
 

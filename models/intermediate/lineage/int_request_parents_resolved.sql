@@ -46,7 +46,7 @@ content_candidates as (
         parent.request_id as content_parent_id,
         row_number() over (
             partition by child.request_id
-            order by parent.created_at desc, parent.request_id
+            order by parent.created_at desc, parent.request_id asc
         ) as candidate_rank
     from keyed_requests as child
     inner join keyed_requests as parent

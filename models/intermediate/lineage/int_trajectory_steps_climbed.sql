@@ -35,7 +35,7 @@ nodes as (
 
 climbed (leaf_key, node_key, parent_key, step_index) as (
     select
-        nodes.node_key,
+        nodes.node_key as leaf_key,
         nodes.node_key,
         nodes.parent_key,
         nodes.depth

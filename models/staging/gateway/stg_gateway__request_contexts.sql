@@ -18,12 +18,12 @@ parsed as (
 
 keyed as (
     select
-        request_id,
-        tenant_id,
+        parsed.request_id,
+        parsed.tenant_id,
         {{ trellis.request_context_message_keys() }} as message_keys,
         {{ trellis.request_context_message_roles() }} as message_roles,
         {{ trellis.request_context_reply_key() }} as reply_key,
-        ingested_at
+        parsed.ingested_at
     from parsed
 )
 

@@ -80,10 +80,10 @@ parsed as (
 
 renamed as (
     select
-        request_id,
-        tenant_id,
-        created_at,
-        ingested_at,
+        parsed.request_id,
+        parsed.tenant_id,
+        parsed.created_at,
+        parsed.ingested_at,
         {{ trellis.json_fields_select(fields) }}
     from parsed
 ),

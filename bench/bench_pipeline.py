@@ -1,0 +1,83 @@
+"""The whole pipeline on DuckDB: generate, ingest, dbt build, at each size.
+
+Each step runs in its own child process, which reports its wall time and
+peak RSS (its own, plus that of the processes it waited for, e.g. dbt), so
+one step's memory is never charged to another.
+
+    python bench/bench_pipeline.py                      # 100k and 1M requests
+    python bench/bench_pipeline.py --sizes 20000        # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+# Runs inside the child: one step, then its figures as one JSON line.
+_STEP = r"""
+import json, resource, sys, time
+from pathlib import Path
+step, out, db, size = sys.argv[1], Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+began = time.perf_counter()
+rows = size
+if step == "generate":
+    from trellis.services.generate import generate
+    generate(out, size, seed=1)
+elif step == "ingest":
+    from trellis.services.ingest import ingest_files
+    from trellis.storage import open_store
+    with open_store("duckdb") as store:
+        report = ingest_files(store, "requests", sorted((out / "requests").iterdir()))
+        ingest_files(store, "feedback", sorted((out / "feedback").iterdir()))
+    rows = report.loaded + report.duplicates + report.total_quarantined
+elif step == "build":
+    from trellis.services.warehouse import run_dbt
+    run_dbt(["build"], "duckdb", echo=False)
+seconds = time.perf_counter() - began
+peak_kib = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+               resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+print(json.dumps({"seconds": seconds, "rows": rows, "peak_mib": peak_kib / 1024}))
+"""
+
+
+def run_step(step: str, out: Path, db: Path, size: int) -> dict[str, float]:
+    env = {**os.environ, "TRELLIS_DUCKDB_PATH": str(db), "DBT_PROFILES_DIR": str(PROJECT)}
+    result = subprocess.run(
+        [sys.executable, "-c", _STEP, step, str(out), str(db), str(size)],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"{step} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    args = parser.parse_args()
+    print(f"{'requests':>10} {'step':<9} {'seconds':>9} {'rows/s':>10} {'peak MiB':>9}")
+    for size in args.sizes:
+        with tempfile.TemporaryDirectory(prefix="trellis-bench-") as folder:
+            out, db = Path(folder) / "traffic", Path(folder) / "warehouse.duckdb"
+            for step in ("generate", "ingest", "build"):
+                figures = run_step(step, out, db, size)
+                rate = figures["rows"] / figures["seconds"]
+                print(
+                    f"{size:>10,} {step:<9} {figures['seconds']:>9.1f} {rate:>10,.0f} "
+                    f"{figures['peak_mib']:>9.0f}",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()
