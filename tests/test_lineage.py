@@ -183,7 +183,8 @@ def test_loading_the_traffic_in_two_halves_gives_the_same_marts(
             ("conversation_sessions", "session_key"),
         ):
             whole = built.warehouse.rows_by_id(f"lineage.{mart}", key)
-            halves_rows = wh.rows_by_id(f"lineage.{mart}", key)
+            halves_rows = _without_watermark(wh.rows_by_id(f"lineage.{mart}", key))
+            whole = _without_watermark(whole)
             differing = {
                 k: {c: (v, whole.get(k, {}).get(c)) for c, v in row.items() if whole.get(k, {}).get(c) != v}
                 for k, row in halves_rows.items()
@@ -191,6 +192,11 @@ def test_loading_the_traffic_in_two_halves_gives_the_same_marts(
             }
             assert set(halves_rows) == set(whole), mart
             assert not differing, f"{mart}: {list(differing.items())[:3]}"
+
+
+def _without_watermark(rows: dict[Any, dict[str, Any]]) -> dict[Any, dict[str, Any]]:
+    """resolved_at names the ingest batch a row reflects: it differs by design."""
+    return {key: {c: v for c, v in row.items() if c != "resolved_at"} for key, row in rows.items()}
 
 
 def _lines(path: Path) -> list[str]:

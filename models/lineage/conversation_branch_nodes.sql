@@ -1,7 +1,19 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='node_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+    )
+}}
+
 with
 
 classified as (
     select * from {{ ref('int_branch_nodes_classified') }}
+    {% if is_incremental() %}
+        where resolved_at > (select max(this.resolved_at) from {{ this }} as this)
+    {% endif %}
 ),
 
 requests as (
@@ -28,7 +40,8 @@ nodes as (
         classified.child_count,
         classified.is_leaf,
         classified.is_orphan,
-        classified.created_at
+        classified.created_at,
+        classified.resolved_at
     from classified
     inner join requests on classified.node_id = requests.request_id
     inner join requests as roots on classified.root_node_id = roots.request_id

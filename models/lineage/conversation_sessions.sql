@@ -1,8 +1,47 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['session_key', 'tenant_id'],
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        post_hook="
+            delete from {{ this }} as stale
+            where not exists (
+                select 1 from {{ ref('conversation_branch_nodes') }} as nodes
+                where nodes.session_key = stale.session_key and nodes.tenant_id = stale.tenant_id
+            )
+        ",
+    )
+}}
+
 with
 
-nodes as (
+all_nodes as (
     select * from {{ ref('conversation_branch_nodes') }}
 ),
+
+{% if is_incremental() %}
+touched_sessions as (
+    select distinct
+        all_nodes.session_key,
+        all_nodes.tenant_id
+    from all_nodes
+    where all_nodes.resolved_at > (select max(this.resolved_at) from {{ this }} as this)
+),
+
+nodes as (
+    select all_nodes.*
+    from all_nodes
+    inner join touched_sessions
+        on
+            all_nodes.session_key = touched_sessions.session_key
+            and all_nodes.tenant_id = touched_sessions.tenant_id
+),
+{% else %}
+nodes as (
+    select * from all_nodes
+),
+{% endif %}
 
 requests as (
     select * from {{ ref('stg_gateway__requests') }}
@@ -46,7 +85,8 @@ sessions as (
         cast(sum(case when node_status = 'fallback' then 1 else 0 end) as bigint) as fallback_count,
         cast(sum(case when node_status = 'cancelled' then 1 else 0 end) as bigint) as cancelled_count,
         min(created_at) as first_created_at,
-        max(created_at) as last_created_at
+        max(created_at) as last_created_at,
+        (select max(all_nodes.resolved_at) from all_nodes) as resolved_at
     from node_facts
     group by session_key, tenant_id
 )

@@ -1,3 +1,12 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='execution_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+    )
+}}
+
 with
 
 requests as (
@@ -8,8 +17,12 @@ nodes as (
     select
         node_id,
         session_key,
-        branch_kind
+        branch_kind,
+        resolved_at
     from {{ ref('conversation_branch_nodes') }}
+    {% if is_incremental() %}
+        where resolved_at > (select max(this.resolved_at) from {{ this }} as this)
+    {% endif %}
 ),
 
 executions as (
@@ -56,7 +69,8 @@ executions as (
         requests.is_fallback,
         requests.is_prompt_redacted,
         requests.created_at,
-        requests.completed_at
+        requests.completed_at,
+        nodes.resolved_at
     from requests
     inner join nodes on requests.request_id = nodes.node_id
 )

@@ -1,7 +1,26 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='node_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        post_hook="
+            delete from {{ this }} as stale
+            where not exists (
+                select 1 from {{ ref('int_branch_nodes_classified') }} as nodes
+                where nodes.node_id = stale.node_id and nodes.group_size > 1
+            )
+        ",
+    )
+}}
+
 with
 
 classified as (
     select * from {{ ref('int_branch_nodes_classified') }}
+    {% if is_incremental() %}
+        where resolved_at > (select max(this.resolved_at) from {{ this }} as this)
+    {% endif %}
 ),
 
 requests as (
@@ -28,7 +47,8 @@ shared_prompts as (
         requests.completion_tokens,
         requests.latency_ms,
         requests.reported_cost_usd,
-        classified.created_at
+        classified.created_at,
+        classified.resolved_at
     from classified
     inner join requests on classified.node_id = requests.request_id
     where classified.group_size > 1

@@ -1,7 +1,26 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='leaf_node_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        post_hook="
+            delete from {{ this }} as stale
+            where not exists (
+                select 1 from {{ ref('conversation_branch_nodes') }} as nodes
+                where nodes.node_id = stale.leaf_node_id and nodes.is_leaf
+            )
+        ",
+    )
+}}
+
 with
 
 steps as (
     select * from {{ ref('int_trajectory_steps_climbed') }}
+    {% if is_incremental() %}
+        where resolved_at > (select max(this.resolved_at) from {{ this }} as this)
+    {% endif %}
 ),
 
 classified as (
@@ -29,7 +48,8 @@ step_facts as (
         requests.reply_tool_call_count,
         requests.prompt_tokens,
         requests.completion_tokens,
-        requests.latency_ms
+        requests.latency_ms,
+        steps.resolved_at
     from steps
     inner join classified on steps.node_id = classified.node_id
     inner join requests on steps.node_id = requests.request_id
@@ -47,7 +67,8 @@ paths as (
         cast(sum(prompt_tokens) as bigint) as prompt_tokens,
         cast(sum(completion_tokens) as bigint) as completion_tokens,
         -- rounded to the microsecond: a float sum must not depend on row order
-        cast(cast(sum(latency_ms) as numeric(18, 3)) as double precision) as latency_ms
+        cast(cast(sum(latency_ms) as numeric(18, 3)) as double precision) as latency_ms,
+        max(resolved_at) as resolved_at
     from step_facts
     group by leaf_node_id
 ),
@@ -69,10 +90,12 @@ trajectories as (
         paths.prompt_tokens,
         paths.completion_tokens,
         paths.latency_ms,
-        leaves.is_orphan as is_orphan_root,
-        leaf_requests.created_at as leaf_created_at
+        roots.is_orphan as is_orphan_root,
+        leaf_requests.created_at as leaf_created_at,
+        paths.resolved_at
     from paths
     inner join classified as leaves on paths.leaf_node_id = leaves.node_id
+    inner join classified as roots on leaves.root_node_id = roots.node_id
     inner join requests as leaf_requests on paths.leaf_node_id = leaf_requests.request_id
     inner join sessions on paths.leaf_node_id = sessions.node_id
 )

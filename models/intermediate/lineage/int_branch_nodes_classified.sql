@@ -1,12 +1,40 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='node_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+    )
+}}
+
 -- One row per node: its place among its siblings, its response group and its
 -- branch kind (contract section 3). branch.kind, when the record gives one,
--- overrides the inferred kind.
+-- overrides the inferred kind. Siblings and groups never leave a tree, so an
+-- incremental run reclassifies whole trees: those the recursion re-walked.
 
 with
 
-recursed as (
+all_recursed as (
     select * from {{ ref('int_branch_nodes_recursed') }}
 ),
+
+{% if is_incremental() %}
+touched_roots as (
+    select distinct all_recursed.root_node_id
+    from all_recursed
+    where all_recursed.resolved_at > (select max(this.resolved_at) from {{ this }} as this)
+),
+
+recursed as (
+    select all_recursed.*
+    from all_recursed
+    inner join touched_roots on all_recursed.root_node_id = touched_roots.root_node_id
+),
+{% else %}
+recursed as (
+    select * from all_recursed
+),
+{% endif %}
 
 parents as (
     select * from {{ ref('int_request_parents_resolved') }}
@@ -38,7 +66,8 @@ nodes as (
         requests.max_tokens,
         recursed.depth,
         parents.is_orphan or recursed.is_loop_cut as is_orphan,
-        requests.created_at
+        requests.created_at,
+        recursed.resolved_at
     from recursed
     inner join parents on recursed.node_id = parents.request_id
     inner join requests on recursed.node_id = requests.request_id
@@ -57,7 +86,8 @@ child_counts as (
 ordered as (
     select
         nodes.*,
-        md5(concat_ws('|', nodes.tenant_id, coalesce(nodes.parent_node_id, ''), nodes.context_key))
+        -- A root is in a group of its own: groups are children of one parent.
+        md5(concat_ws('|', nodes.tenant_id, coalesce(nodes.parent_node_id, '#root ' || nodes.node_id), nodes.context_key))
             as response_group_id,
         case
             when nodes.parent_node_id is null then 0
@@ -122,7 +152,8 @@ classified as (
         grouped.group_size,
         grouped.child_count = 0 as is_leaf,
         grouped.is_orphan,
-        grouped.created_at
+        grouped.created_at,
+        (select max(all_recursed.resolved_at) from all_recursed) as resolved_at
     from grouped
     inner join group_leaders as leaders on grouped.response_group_id = leaders.response_group_id
 )

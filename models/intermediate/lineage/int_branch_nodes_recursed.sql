@@ -1,17 +1,72 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='node_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+    )
+}}
+
 -- The recursion, isolated here: one row per node with its root and depth.
 -- Trees are walked down from their roots along jump pointers
--- (int_branch_edges_jumped): a node whose jump pointer lands on a root takes
--- root and depth from it; any other node takes them from the node its pointer
--- lands on, 16 levels up. Nodes no root reaches sit on (or under) a loop of
--- explicit parents: each loop is cut at its earliest member (created_at, then
--- id), which becomes an orphan root, and the rest of those nodes are walked
--- down from the cuts.
+-- (macros/lineage_jump_pointers.sql): a node whose jump pointer lands on a
+-- root takes root and depth from it; any other node takes them from the node
+-- its pointer lands on, 16 levels up. Nodes no root reaches sit on (or under)
+-- a loop of explicit parents: each loop is cut at its earliest member
+-- (created_at, then id), which becomes an orphan root, and the rest of those
+-- nodes are walked down from the cuts.
+-- Incremental: a run re-walks only the trees a changed parent touches (the
+-- stored trees of the changed nodes and of their new parents, plus the new
+-- nodes): whole trees, so every parent of a node walked is walked too.
 
 with recursive
 
-jumped as (
-    select * from {{ ref('int_branch_edges_jumped') }}
+parents as (
+    select * from {{ ref('int_request_parents_resolved') }}
 ),
+
+{% if is_incremental() %}
+changed as (
+    select *
+    from parents
+    where parents.resolved_at > (select max(this.resolved_at) from {{ this }} as this)
+),
+
+touched_roots as (
+    select previous.root_node_id
+    from {{ this }} as previous
+    inner join changed on previous.node_id = changed.request_id
+
+    union
+
+    select previous.root_node_id
+    from {{ this }} as previous
+    inner join changed on previous.node_id = changed.proposed_parent_id
+),
+
+work_nodes as (
+    select changed.request_id as node_id
+    from changed
+
+    union
+
+    select previous.node_id
+    from {{ this }} as previous
+    inner join touched_roots on previous.root_node_id = touched_roots.root_node_id
+),
+
+edges as (
+    select parents.*
+    from parents
+    inner join work_nodes on parents.request_id = work_nodes.node_id
+),
+{% else %}
+edges as (
+    select * from parents
+),
+{% endif %}
+
+{{ trellis.lineage_jump_pointers('edges') }}
 
 descended (node_key, root_key, depth) as (
     select
@@ -130,7 +185,8 @@ recursed as (
         case when placed.is_loop_cut then null else nodes.parent_node_id end as parent_node_id,
         roots.node_id as root_node_id,
         cast(placed.depth as integer) as depth,
-        placed.is_loop_cut
+        placed.is_loop_cut,
+        (select max(parents.resolved_at) from parents) as resolved_at
     from placed
     inner join jumped as nodes on placed.node_key = nodes.node_key
     inner join jumped as roots on placed.root_key = roots.node_key

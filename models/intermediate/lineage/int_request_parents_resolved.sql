@@ -1,3 +1,12 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='request_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+    )
+}}
+
 -- One row per request with the parent the contract's rules give it (section 3),
 -- before cycles among explicit parents are broken:
 --   1. parent_request_id, when that request exists in the same tenant;
@@ -6,6 +15,10 @@
 --      strictly before it; among several, the latest, then the smallest id;
 --   3. a request with an assistant turn but no logged parent, or whose explicit
 --      parent is missing, is an orphan root.
+-- Incremental: a run resolves the requests that arrived, and the stored ones
+-- whose parent an arrival may change (an arrival they name explicitly, or whose
+-- exchange matches their messages: a late parent, or a later cache hit).
+-- resolved_at marks the rows a run wrote, for the models downstream.
 
 with
 
@@ -24,16 +37,57 @@ keyed_requests as (
         requests.parent_request_id,
         keys.exchange_key,
         keys.parent_prefix_key,
-        requests.created_at
+        requests.created_at,
+        requests.ingested_at
     from requests
     inner join keys on requests.request_id = keys.request_id
 ),
+
+{% if is_incremental() %}
+arrived as (
+    select *
+    from keyed_requests
+    where keyed_requests.ingested_at > (select max(this.ingested_at) from {{ this }} as this)
+),
+
+to_resolve as (
+    select arrived.request_id from arrived
+
+    union
+
+    select stored.request_id
+    from keyed_requests as stored
+    inner join arrived
+        on
+            stored.parent_request_id = arrived.request_id
+            and stored.tenant_id = arrived.tenant_id
+
+    union
+
+    select stored.request_id
+    from keyed_requests as stored
+    inner join arrived
+        on
+            stored.parent_prefix_key = arrived.exchange_key
+            and stored.tenant_id = arrived.tenant_id
+),
+
+children as (
+    select keyed_requests.*
+    from keyed_requests
+    inner join to_resolve on keyed_requests.request_id = to_resolve.request_id
+),
+{% else %}
+children as (
+    select * from keyed_requests
+),
+{% endif %}
 
 explicit_parents as (
     select
         child.request_id,
         parent.request_id as explicit_parent_id
-    from keyed_requests as child
+    from children as child
     inner join keyed_requests as parent
         on
             child.parent_request_id = parent.request_id
@@ -48,7 +102,7 @@ content_candidates as (
             partition by child.request_id
             order by parent.created_at desc, parent.request_id asc
         ) as candidate_rank
-    from keyed_requests as child
+    from children as child
     inner join keyed_requests as parent
         on
             child.parent_prefix_key = parent.exchange_key
@@ -67,8 +121,8 @@ content_parents as (
 
 resolved as (
     select
-        keyed_requests.request_id,
-        keyed_requests.tenant_id,
+        children.request_id,
+        children.tenant_id,
         coalesce(explicit_parents.explicit_parent_id, content_parents.content_parent_id) as proposed_parent_id,
         case
             when explicit_parents.explicit_parent_id is not null then 'explicit'
@@ -76,14 +130,16 @@ resolved as (
             else 'none'
         end as lineage_source,
         case
-            when keyed_requests.parent_request_id is not null
+            when children.parent_request_id is not null
                 then explicit_parents.explicit_parent_id is null
-            else keyed_requests.parent_prefix_key is not null and content_parents.content_parent_id is null
+            else children.parent_prefix_key is not null and content_parents.content_parent_id is null
         end as is_orphan,
-        keyed_requests.created_at
-    from keyed_requests
-    left join explicit_parents on keyed_requests.request_id = explicit_parents.request_id
-    left join content_parents on keyed_requests.request_id = content_parents.request_id
+        children.created_at,
+        children.ingested_at,
+        (select max(watermark.ingested_at) from keyed_requests as watermark) as resolved_at
+    from children
+    left join explicit_parents on children.request_id = explicit_parents.request_id
+    left join content_parents on children.request_id = content_parents.request_id
 )
 
 select * from resolved

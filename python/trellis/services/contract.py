@@ -1,0 +1,490 @@
+"""The gateway log contract (docs/contract/gateway-log-v1.md) as validation SQL.
+
+Validation runs inside DuckDB, vectorized, because per-record Python JSON
+parsing is several times too slow for the ingest target. The SQL below is
+generated from the rule tables in this module (code constants, never input),
+so the rules read as data and the detail messages name the exact field.
+
+Each input line gets at most one reason, the first that applies in this
+order: invalid_json, not_an_object, missing_field, wrong_type,
+invalid_timestamp, invalid_enum, negative_tokens, out_of_range. `conflict`
+is decided later, against the stored rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+RecordKind = Literal["requests", "feedback"]
+RECORD_KINDS: tuple[RecordKind, ...] = ("requests", "feedback")
+
+#: Stable quarantine reason codes, in the order they are checked.
+INVALID_JSON = "invalid_json"
+NOT_AN_OBJECT = "not_an_object"
+MISSING_FIELD = "missing_field"
+WRONG_TYPE = "wrong_type"
+INVALID_TIMESTAMP = "invalid_timestamp"
+INVALID_ENUM = "invalid_enum"
+NEGATIVE_TOKENS = "negative_tokens"
+OUT_OF_RANGE = "out_of_range"
+CONFLICT = "conflict"
+REASONS: tuple[str, ...] = (
+    INVALID_JSON,
+    NOT_AN_OBJECT,
+    MISSING_FIELD,
+    WRONG_TYPE,
+    INVALID_TIMESTAMP,
+    INVALID_ENUM,
+    NEGATIVE_TOKENS,
+    OUT_OF_RANGE,
+    CONFLICT,
+)
+
+REQUEST_STATUSES = ("success", "error", "timeout", "fallback", "cancelled")
+MESSAGE_ROLES = ("system", "user", "assistant", "tool", "developer", "function")
+FEEDBACK_OUTCOMES = ("success", "fallback", "timeout", "error", "user_rejected")
+FEEDBACK_SOURCES = ("auto", "user", "judge", "human")
+
+#: RFC 3339 date-time; the offset (Z or +hh:mm) is mandatory.
+RFC3339_PATTERN = r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})"
+
+FieldType = Literal["string", "object", "array", "number", "timestamp"]
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """What the contract says about one field, addressed by its dotted path."""
+
+    path: str
+    type: FieldType
+    required: bool = False
+    enum: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    one_of: tuple[float, ...] = ()
+    is_token_count: bool = False
+
+    @property
+    def parent(self) -> str | None:
+        return self.path.rsplit(".", 1)[0] if "." in self.path else None
+
+
+def _strings(*paths: str) -> tuple[FieldRule, ...]:
+    return tuple(FieldRule(path, "string") for path in paths)
+
+
+def _objects(*paths: str) -> tuple[FieldRule, ...]:
+    return tuple(FieldRule(path, "object") for path in paths)
+
+
+def _tokens(*paths: str) -> tuple[FieldRule, ...]:
+    return tuple(FieldRule(path, "number", is_token_count=True) for path in paths)
+
+
+REQUEST_RULES: tuple[FieldRule, ...] = (
+    FieldRule("request_id", "string", required=True),
+    FieldRule("created_at", "timestamp", required=True),
+    FieldRule("model", "string", required=True),
+    FieldRule("request", "object", required=True),
+    FieldRule("request.messages", "array", required=True),
+    FieldRule("completed_at", "timestamp"),
+    *_strings(
+        "tenant_id",
+        "agent_id",
+        "session_id",
+        "parent_request_id",
+        "trace_id",
+        "parent_trace_id",
+        "saga_id",
+        "served_model",
+        "provider",
+        "endpoint",
+    ),
+    FieldRule("status", "string", enum=REQUEST_STATUSES),
+    *_objects("response", "error", "fallback", "prompt", "agent_config", "branch", "metadata"),
+    FieldRule("response.usage", "object"),
+    *_tokens(
+        "response.usage.prompt_tokens",
+        "response.usage.completion_tokens",
+        "response.usage.total_tokens",
+        "response.usage.prompt_tokens_details.cached_tokens",
+        "response.usage.completion_tokens_details.reasoning_tokens",
+    ),
+    FieldRule("latency_ms", "number", minimum=0),
+    FieldRule("ttft_ms", "number", minimum=0),
+    FieldRule("cost_usd", "number", minimum=0),
+)
+
+FEEDBACK_RULES: tuple[FieldRule, ...] = (
+    FieldRule("feedback_id", "string", required=True),
+    FieldRule("request_id", "string", required=True),
+    FieldRule("created_at", "timestamp", required=True),
+    FieldRule("outcome", "string", required=True, enum=FEEDBACK_OUTCOMES),
+    FieldRule("source", "string", enum=FEEDBACK_SOURCES),
+    *_strings("tenant_id", "agent_id", "reviewer_id", "comment"),
+    FieldRule("metadata", "object"),
+    FieldRule("completion_quality", "number", minimum=0, maximum=10),
+    FieldRule("rating", "number", one_of=(-1, 1)),
+)
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """How one record kind maps onto its raw table."""
+
+    kind: RecordKind
+    table: str
+    id_column: str
+    rules: tuple[FieldRule, ...]
+    #: A second id kept in its own column (feedback -> request_id).
+    parent_column: str | None = None
+    checks_messages: bool = False
+    #: The record's tenant (or 'default') has a column (requests only).
+    has_tenant_column: bool = False
+
+    @property
+    def columns(self) -> list[str]:
+        """The raw table's columns (storage/schema.py), in order."""
+        keys = [self.id_column]
+        keys += [self.parent_column] if self.parent_column else []
+        keys += ["tenant_id"] if self.has_tenant_column else []
+        rest = ["created_at", "record_hash", "record", "source_file", "source_line", "ingested_at"]
+        return keys + rest
+
+
+KIND_SPECS: dict[RecordKind, KindSpec] = {
+    "requests": KindSpec(
+        "requests",
+        "requests",
+        "request_id",
+        REQUEST_RULES,
+        checks_messages=True,
+        has_tenant_column=True,
+    ),
+    "feedback": KindSpec(
+        "feedback", "feedback", "feedback_id", FEEDBACK_RULES, parent_column="request_id"
+    ),
+}
+
+_JSON_TYPE_NAMES = {
+    "string": ("VARCHAR",),
+    "timestamp": ("VARCHAR",),
+    "object": ("OBJECT",),
+    "array": ("ARRAY",),
+    "number": ("BIGINT", "UBIGINT", "DOUBLE"),
+}
+_ARTICLE = {"object": "an object", "array": "a list", "number": "a number"}
+
+
+def _lit(text: str) -> str:
+    """A SQL string literal for a code constant (never for input)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _not_one_of(value_sql: str, values: tuple[str, ...]) -> str:
+    """`value not in (...)` without the IN list: DuckDB plans long IN lists as joins."""
+    if len(values) == 1:
+        return f"{value_sql} <> {_lit(values[0])}"
+    listed = "[" + ", ".join(_lit(value) for value in values) + "]"
+    return f"not list_contains({listed}, {value_sql})"
+
+
+def _problem(reason: str, detail_sql: str) -> str:
+    return f"{{'reason': {_lit(reason)}, 'detail': {detail_sql}}}"
+
+
+_TYPE_WORD = (
+    "case json_type_name when 'VARCHAR' then 'a string' when 'OBJECT' then 'an object' "
+    "when 'ARRAY' then 'a list' when 'BOOLEAN' then 'a boolean' "
+    "when 'NULL' then 'null' else 'a number' end"
+)
+
+
+def _type_word(type_sql: str) -> str:
+    return "(" + _TYPE_WORD.replace("json_type_name", type_sql) + ")"
+
+
+def _shown(value_sql: str) -> str:
+    """A value quoted for a detail message, cut short."""
+    return f"'''' || left({value_sql}, 80) || ''''"
+
+
+def _field_checks(rules: tuple[FieldRule, ...]) -> dict[str, list[str]]:
+    """Problem expressions per reason; `t_<i>`/`v_<i>` are the JSON type/text of rule i."""
+    index = {rule.path: position for position, rule in enumerate(rules, start=1)}
+    checks: dict[str, list[str]] = {reason: [] for reason in REASONS}
+    for rule in rules:
+        i = index[rule.path]
+        t, v = f"t_{i}", f"v_{i}"
+        present = f"coalesce({t}, 'NULL') <> 'NULL'"
+        name = _lit(rule.path)
+        if rule.required:
+            parent_ok = f"t_{index[rule.parent]} = 'OBJECT' and " if rule.parent else ""
+            missing = _problem(MISSING_FIELD, name + " || ' is missing'")
+            checks[MISSING_FIELD].append(f"case when {parent_ok}not ({present}) then {missing} end")
+            if rule.type == "string":
+                empty = _problem(MISSING_FIELD, name + " || ' is empty'")
+                checks[MISSING_FIELD].append(
+                    f"case when {t} = 'VARCHAR' and {v} = '' then {empty} end"
+                )
+        expected = _JSON_TYPE_NAMES[rule.type]
+        wanted = _ARTICLE.get(rule.type, "a string")
+        checks[WRONG_TYPE].append(
+            f"case when {present} and {_not_one_of(t, expected)} then "
+            + _problem(
+                WRONG_TYPE,
+                f"{name} || ' is ' || {_type_word(t)} || {_lit(', expected ' + wanted)}",
+            )
+            + " end"
+        )
+        if rule.type == "timestamp":
+            checks[INVALID_TIMESTAMP].append(
+                f"case when {t} = 'VARCHAR' and not ("
+                f"regexp_full_match({v}, {_lit(RFC3339_PATTERN)})"
+                f" and try_cast(upper({v}) as timestamptz) is not null) then "
+                + _problem(
+                    INVALID_TIMESTAMP,
+                    f"{name} || ' ' || {_shown(v)} "
+                    f"|| ' is not an RFC 3339 timestamp with an offset'",
+                )
+                + " end"
+            )
+        if rule.enum:
+            checks[INVALID_ENUM].append(
+                f"case when {t} = 'VARCHAR' and {_not_one_of(v, rule.enum)} then "
+                + _problem(
+                    INVALID_ENUM,
+                    f"{name} || ' ' || {_shown(v)} || "
+                    f"{_lit(' is not one of ' + ', '.join(rule.enum))}",
+                )
+                + " end"
+            )
+        number = f"try_cast({v} as double)"
+        is_number = f"not ({_not_one_of(t, _JSON_TYPE_NAMES['number'])})"
+        if rule.is_token_count:
+            checks[NEGATIVE_TOKENS].append(
+                f"case when {is_number} and {number} < 0 then "
+                + _problem(NEGATIVE_TOKENS, f"{name} || ' is ' || {v}")
+                + " end"
+            )
+        bounds: list[str] = []
+        if rule.minimum is not None:
+            bounds.append(f"{number} < {rule.minimum!r}")
+        if rule.maximum is not None:
+            bounds.append(f"{number} > {rule.maximum!r}")
+        if rule.one_of:
+            bounds.append(f"{number} not in ({', '.join(repr(x) for x in rule.one_of)})")
+        if bounds:
+            allowed = _describe_range(rule)
+            checks[OUT_OF_RANGE].append(
+                f"case when {is_number} and ({' or '.join(bounds)}) then "
+                + _problem(OUT_OF_RANGE, f"{name} || ' is ' || {v} || {_lit(', ' + allowed)}")
+                + " end"
+            )
+    return checks
+
+
+def _describe_range(rule: FieldRule) -> str:
+    if rule.one_of:
+        return "expected one of " + ", ".join(f"{x:g}" for x in rule.one_of)
+    if rule.maximum is None:
+        return f"expected >= {rule.minimum:g}"
+    return f"expected {rule.minimum:g} to {rule.maximum:g}"
+
+
+def _message_problem_sql() -> tuple[str, str]:
+    """(wrong_type, invalid_enum) detail of the first bad message, from `msgs`.
+
+    `msgs` holds per message {t: [type of message, of role, of content], role}.
+    """
+    where = "'request.messages[' || (i - 1) || ']'"
+    bad_content = _not_one_of("m.t[3]", ("VARCHAR", "NULL", "ARRAY"))
+    wrong_type = (
+        "list_filter(list_transform(msgs, lambda m, i: case "
+        f"when m.t[1] <> 'OBJECT' then {where} || ' is ' || {_type_word('m.t[1]')}"
+        " || ', expected an object' "
+        f"when coalesce(m.t[2], 'NULL') = 'NULL' then {where} || ' has no role' "
+        f"when m.t[2] <> 'VARCHAR' then {where} || '.role is ' || {_type_word('m.t[2]')}"
+        " || ', expected a string' "
+        f"when {bad_content} then {where} || '.content is ' "
+        f"|| {_type_word('m.t[3]')} || ', expected a string, null or a list' "
+        "end), lambda p: p is not null)[1]"
+    )
+    invalid_enum = (
+        "list_filter(list_transform(msgs, lambda m, i: case "
+        f"when m.t[2] = 'VARCHAR' and {_not_one_of('m.role', MESSAGE_ROLES)} "
+        f"then {where} || '.role ' || {_shown('m.role')} || "
+        f"{_lit(' is not one of ' + ', '.join(MESSAGE_ROLES))} "
+        "end), lambda p: p is not null)[1]"
+    )
+    return wrong_type, invalid_enum
+
+
+#: A JSON string literal, to blank out string contents before looking for
+#: tokens that DuckDB's lenient parser accepts but JSON (and PostgreSQL) do not.
+_JSON_STRING = r'"(?:[^"\\]|\\.)*"'
+#: What DuckDB's parser accepts beyond JSON: NaN/Infinity (any case), trailing
+#: commas, and numbers too large for PostgreSQL's numeric (exponent >= 1e100000).
+_NON_JSON_TOKENS = r"(?i)nan|inf|,\s*[\]}]|[0-9][eE][+-]?[0-9]{6,}"
+#: A cheap test on the raw text that such a token may be there.
+_NON_JSON_HINT = r"(?i)[:\[,]\s*[+-]?(nan|inf)|,\s*[\]}]|[0-9][eE][+-]?[0-9]{6,}"
+_NUL_ESCAPE = r"(^|[^\\])(\\\\)*\\u0000"
+
+
+def validation_sql(kind: RecordKind) -> str:
+    """SQL over table `chunk(source_line, line, is_utf8)`: one row per non-blank line.
+
+    Columns: source_line, raw_text, reason, detail (null when valid),
+    record_id, parent_id, tenant_id, created_at, record_hash.
+    """
+    spec = KIND_SPECS[kind]
+    rules = spec.rules
+    index = {rule.path: position for position, rule in enumerate(rules, start=1)}
+    paths = "[" + ", ".join(_lit("$." + rule.path) for rule in rules) + "]"
+    # Texts only of scalar fields: the text of an object is a costly re-serialization.
+    scalars = [rule for rule in rules if rule.type not in ("object", "array")]
+    scalar_paths = "[" + ", ".join(_lit("$." + rule.path) for rule in scalars) + "]"
+    unpacked = ",\n        ".join(
+        [f"types[{i}] as t_{i}" for i in range(1, len(rules) + 1)]
+        + [f"texts[{n}] as v_{index[rule.path]}" for n, rule in enumerate(scalars, start=1)]
+    )
+    checks = _field_checks(rules)
+    messages_cte = ""
+    from_checked = "fields"
+    if spec.checks_messages:
+        message_type, message_enum = _message_problem_sql()
+        checks[MISSING_FIELD].append(
+            "case when len(msgs) = 0 then "
+            + _problem(MISSING_FIELD, "'request.messages is empty'")
+            + " end"
+        )
+        checks[WRONG_TYPE].append(
+            f"case when message_type_problem is not null then "
+            f"{_problem(WRONG_TYPE, 'message_type_problem')} end"
+        )
+        checks[INVALID_ENUM].append(
+            f"case when message_enum_problem is not null then "
+            f"{_problem(INVALID_ENUM, 'message_enum_problem')} end"
+        )
+        messages_cte = f""",
+
+with_messages as (
+    select
+        *,
+        case
+            when t_{index["request.messages"]} = 'ARRAY'
+                then list_transform(
+                    json_extract(raw_text, '$.request.messages[*]'),
+                    lambda m: {{
+                        't': json_type(m, ['$', '$.role', '$.content']),
+                        'role': json_extract_string(m, '$.role')
+                    }}
+                )
+        end as msgs
+    from fields
+),
+
+with_message_problems as (
+    select
+        *,
+        {message_type} as message_type_problem,
+        {message_enum} as message_enum_problem
+    from with_messages
+)"""
+        from_checked = "with_message_problems"
+    ordered = [expr for reason in REASONS for expr in checks[reason]]
+    problem = "coalesce(\n            " + ",\n            ".join(ordered) + "\n        )"
+    id_i = index[spec.id_column]
+    parent_sql = f"v_{index[spec.parent_column]}" if spec.parent_column else "null"
+    tenant_i = index["tenant_id"]
+    created_i = index["created_at"]
+    invalid_json = _problem(INVALID_JSON, "'line is not valid JSON'")
+    not_utf8 = _problem(INVALID_JSON, "'line is not valid UTF-8'")
+    non_json_tokens = _problem(
+        INVALID_JSON, "'NaN, Infinity, a trailing comma or a huge exponent is not JSON'"
+    )
+    nul_escape = _problem(INVALID_JSON, "'the \\u0000 escape cannot be stored'")
+    not_an_object = _problem(NOT_AN_OBJECT, "'line is ' || " + _type_word("json_type(raw_text)"))
+    blank = _lit(r"\s*")
+    non_json_hint = _lit(_NON_JSON_HINT)
+    json_string = _lit(_JSON_STRING)
+    non_json = _lit(_NON_JSON_TOKENS)
+    nul_text = _lit("\\u0000")
+    nul_pattern = _lit(_NUL_ESCAPE)
+    return f"""
+with
+
+records as (
+    select
+        source_line,
+        case when ends_with(line, chr(13)) then rtrim(line, chr(13)) else line end as raw_text,
+        is_utf8
+    from chunk
+    where not regexp_full_match(line, {blank})
+),
+
+parsed as (
+    select
+        *,
+        case
+            when not is_utf8
+                then {not_utf8}
+            when not json_valid(raw_text)
+                then {invalid_json}
+            when regexp_matches(raw_text, {non_json_hint})
+                and regexp_matches(regexp_replace(raw_text, {json_string}, '""', 'g'), {non_json})
+                then {non_json_tokens}
+            when contains(raw_text, {nul_text}) and regexp_matches(raw_text, {nul_pattern})
+                then {nul_escape}
+            when json_type(raw_text) <> 'OBJECT'
+                then {not_an_object}
+        end as syntax_problem
+    from records
+),
+
+extracted as (
+    select
+        source_line,
+        raw_text,
+        syntax_problem,
+        case when syntax_problem is null then json_type(raw_text, {paths}) end as types,
+        case
+            when syntax_problem is null then json_extract_string(raw_text, {scalar_paths})
+        end as texts
+    from parsed
+),
+
+fields as (
+    select
+        source_line,
+        raw_text,
+        syntax_problem,
+        {unpacked}
+    from extracted
+){messages_cte},
+
+checked as (
+    select
+        source_line,
+        raw_text,
+        coalesce(syntax_problem, {problem}) as problem,
+        case when t_{id_i} = 'VARCHAR' then v_{id_i} end as record_id,
+        {parent_sql} as parent_id,
+        case when t_{tenant_i} = 'VARCHAR' then v_{tenant_i} else 'default' end as tenant_id,
+        v_{created_i} as created_at_text
+    from {from_checked}
+)
+
+select
+    source_line,
+    raw_text,
+    problem.reason as reason,
+    problem.detail as detail,
+    record_id,
+    parent_id,
+    tenant_id,
+    case when problem is null then cast(upper(created_at_text) as timestamptz) end as created_at,
+    case when problem is null then md5(json(raw_text)) end as record_hash
+from checked
+"""

@@ -1,0 +1,450 @@
+"""Ingest (contract section 4) against a real DuckDB file and a real PostgreSQL database."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tests.test_ingest_helpers import (
+    count,
+    feedback,
+    quarantine_by_line,
+    request,
+    stored_record,
+    to_line,
+    write_jsonl,
+)
+from trellis.services import line_chunks
+from trellis.services.contract import REASONS
+from trellis.services.ingest import ingest_files, ingest_records, quarantine_id
+from trellis.storage import open_store
+
+Target = tuple[str, dict[str, str]]
+
+
+def _without(record: dict[str, Any], *path: str) -> dict[str, Any]:
+    copy = json.loads(json.dumps(record))
+    node = copy
+    for key in path[:-1]:
+        node = node[key]
+    del node[path[-1]]
+    return copy
+
+
+def _usage(**usage: Any) -> dict[str, Any]:
+    base = request()["response"]
+    return {**base, "usage": {**base["usage"], **usage}}
+
+
+def _messages(*messages: Any) -> dict[str, Any]:
+    return {"messages": list(messages)}
+
+
+#: Valid text that looks like the non-JSON tokens the validator hunts for.
+TRICKY_TEXT = {
+    "role": "user",
+    "content": "NaN, -Infinity, [1,] {a:1,} 1e9999999 and \\u0000 are fine inside a string",
+}
+
+# (line content, reason, a word the detail must contain); the ids keep lines unique.
+REQUEST_BREACHES: list[tuple[str | dict[str, Any], str, str]] = [
+    ("this is not json", "invalid_json", "JSON"),
+    ('{"request_id": "r-comma", "model": "m",}', "invalid_json", "trailing comma"),
+    ('{"request_id": "r-nan", "latency_ms": NaN}', "invalid_json", "NaN"),
+    ('{"request_id": "r-inf", "latency_ms": -inf}', "invalid_json", "Infinity"),
+    ('{"request_id": "r-exp", "latency_ms": 1e999999}', "invalid_json", "exponent"),
+    ('{"request_id": "r-nul", "model": "a\\u0000b"}', "invalid_json", "u0000"),
+    ("[1, 2, 3]", "not_an_object", "list"),
+    ('"just a string"', "not_an_object", "string"),
+    (_without(request("r-a"), "request_id"), "missing_field", "request_id"),
+    (_without(request("r-b"), "created_at"), "missing_field", "created_at"),
+    (_without(request("r-c"), "model"), "missing_field", "model"),
+    (_without(request("r-d"), "request"), "missing_field", "request"),
+    (_without(request("r-e"), "request", "messages"), "missing_field", "request.messages"),
+    (request("r-f", request=_messages()), "missing_field", "empty"),
+    (request(""), "missing_field", "request_id"),
+    (request(None), "missing_field", "request_id"),
+    (request(42), "wrong_type", "request_id"),
+    (request("r-h", request={"messages": "hello"}), "wrong_type", "request.messages"),
+    (request("r-i", request="hello"), "wrong_type", "request"),
+    (request("r-j", request=_messages({"content": "no role"})), "wrong_type", "role"),
+    (request("r-k", request=_messages({"role": "user", "content": 5})), "wrong_type", "content"),
+    (request("r-l", request=_messages("hello")), "wrong_type", "messages[0]"),
+    (request("r-m", tenant_id=7), "wrong_type", "tenant_id"),
+    (request("r-n", response=_usage(prompt_tokens="12")), "wrong_type", "prompt_tokens"),
+    (request("r-o", latency_ms="fast"), "wrong_type", "latency_ms"),
+    (request("r-p", created_at="2026-03-01T12:00:00"), "invalid_timestamp", "created_at"),
+    (request("r-q", created_at="yesterday"), "invalid_timestamp", "created_at"),
+    (request("r-r", created_at="2026-13-01T00:00:00Z"), "invalid_timestamp", "created_at"),
+    (request("r-s", completed_at="2026-03-01 noon"), "invalid_timestamp", "completed_at"),
+    (request("r-t", status="ok"), "invalid_enum", "status"),
+    (
+        request("r-u", request=_messages({"role": "wizard", "content": "hi"})),
+        "invalid_enum",
+        "role",
+    ),
+    (request("r-v", response=_usage(prompt_tokens=-1)), "negative_tokens", "prompt_tokens"),
+    (
+        request("r-w", response=_usage(prompt_tokens_details={"cached_tokens": -5})),
+        "negative_tokens",
+        "cached_tokens",
+    ),
+    (request("r-x", latency_ms=-1), "out_of_range", "latency_ms"),
+    (request("r-y", ttft_ms=-0.5), "out_of_range", "ttft_ms"),
+    (request("r-z", cost_usd=-0.01), "out_of_range", "cost_usd"),
+]
+
+FEEDBACK_BREACHES: list[tuple[str | dict[str, Any], str, str]] = [
+    ("{oops", "invalid_json", "JSON"),
+    ("42", "not_an_object", "number"),
+    (_without(feedback("f-a"), "feedback_id"), "missing_field", "feedback_id"),
+    (_without(feedback("f-b"), "request_id"), "missing_field", "request_id"),
+    (_without(feedback("f-c"), "created_at"), "missing_field", "created_at"),
+    (_without(feedback("f-d"), "outcome"), "missing_field", "outcome"),
+    (feedback("f-e", rating="up"), "wrong_type", "rating"),
+    (feedback("f-f", tenant_id=["a"]), "wrong_type", "tenant_id"),
+    (feedback("f-g", created_at="2026-03-01"), "invalid_timestamp", "created_at"),
+    (feedback("f-h", outcome="great"), "invalid_enum", "outcome"),
+    (feedback("f-i", source="robot"), "invalid_enum", "source"),
+    (feedback("f-j", completion_quality=11), "out_of_range", "completion_quality"),
+    (feedback("f-k", completion_quality=-0.1), "out_of_range", "completion_quality"),
+    (feedback("f-l", rating=0), "out_of_range", "rating"),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "valid", "breaches"),
+    [
+        ("requests", request("ok-1", request=_messages(TRICKY_TEXT)), REQUEST_BREACHES),
+        ("feedback", feedback("ok-1"), FEEDBACK_BREACHES),
+    ],
+)
+def test_every_contract_breach_is_quarantined_with_its_reason_file_line_and_text(
+    target_env: Target,
+    tmp_path: Path,
+    kind: str,
+    valid: dict[str, Any],
+    breaches: list[tuple[str | dict[str, Any], str, str]],
+) -> None:
+    path = write_jsonl(tmp_path / "in.jsonl", [valid, *(line for line, _, _ in breaches)])
+    with open_store(target_env[0]) as store:  # type: ignore[arg-type]
+        report = ingest_files(store, kind, [path])  # type: ignore[arg-type]
+        quarantined = quarantine_by_line(store)
+        texts = dict(store.query("select source_line, raw_text from raw.quarantine"))
+        files = {row[0] for row in store.query("select source_file from raw.quarantine")}
+        kinds = {row[0] for row in store.query("select record_kind from raw.quarantine")}
+
+    assert report.loaded == 1
+    expected: dict[str, int] = {}
+    for line, (content, reason, word) in enumerate(breaches, start=2):
+        assert quarantined[line][0] == reason, (line, content, quarantined[line])
+        assert word.lower() in quarantined[line][1].lower(), quarantined[line]
+        assert texts[line] == to_line(content)
+        expected[reason] = expected.get(reason, 0) + 1
+    assert report.quarantined == expected
+    assert report.total_quarantined == len(breaches)
+    assert files == {str(path)}
+    assert kinds == {kind}
+
+
+def test_reason_codes_are_stable() -> None:
+    assert REASONS == (
+        "invalid_json",
+        "not_an_object",
+        "missing_field",
+        "wrong_type",
+        "invalid_timestamp",
+        "invalid_enum",
+        "negative_tokens",
+        "out_of_range",
+        "conflict",
+    )
+
+
+def test_ingesting_the_same_file_twice_changes_nothing_and_counts_duplicates(
+    target_env: Target, tmp_path: Path
+) -> None:
+    path = write_jsonl(
+        tmp_path / "in.jsonl",
+        [request("a"), request("b"), "not json", request("c", status="bogus")],
+    )
+    with open_store(target_env[0]) as store:  # type: ignore[arg-type]
+        first = ingest_files(store, "requests", [path])
+        snapshot = store.query(
+            "select request_id, record_hash, ingested_at from raw.requests order by 1"
+        )
+        second = ingest_files(store, "requests", [path])
+        assert (
+            store.query("select request_id, record_hash, ingested_at from raw.requests order by 1")
+            == snapshot
+        )
+        assert count(store, "quarantine") == 2
+
+    assert (first.loaded, first.duplicates, first.total_quarantined) == (2, 0, 2)
+    assert first.already_quarantined == 0
+    assert (second.loaded, second.duplicates, second.total_quarantined) == (0, 2, 2)
+    assert second.already_quarantined == 2
+
+
+def test_a_conflicting_record_is_quarantined_and_the_stored_row_is_untouched(
+    target_env: Target, tmp_path: Path
+) -> None:
+    original = request("a", model="gpt-4o")
+    changed = request("a", model="gpt-4o-mini")
+    first = write_jsonl(tmp_path / "first.jsonl", [original])
+    second = write_jsonl(tmp_path / "second.jsonl", [request("b"), changed])
+    with open_store(target_env[0]) as store:  # type: ignore[arg-type]
+        ingest_files(store, "requests", [first])
+        before = store.query("select record_hash, ingested_at, source_file from raw.requests")
+        report = ingest_files(store, "requests", [second])
+        after = store.query(
+            "select record_hash, ingested_at, source_file from raw.requests where request_id = ?",
+            ["a"],
+        )
+        assert stored_record(store, "requests", "request_id", "a") == original
+        conflicts = store.query(
+            "select source_file, source_line, record_id, raw_text from raw.quarantine "
+            "where reason = 'conflict'"
+        )
+
+    assert after == before
+    assert (report.loaded, report.duplicates, report.quarantined) == (1, 0, {"conflict": 1})
+    assert conflicts == [(str(second), 2, "a", json.dumps(changed, ensure_ascii=False))]
+
+
+def test_same_content_in_another_key_order_or_spacing_is_a_duplicate_not_a_conflict(
+    target_env: Target, tmp_path: Path
+) -> None:
+    record = request("a")
+    reordered = json.dumps(
+        dict(reversed(list(record.items()))), indent=None, separators=(" , ", " : ")
+    )
+    first = write_jsonl(tmp_path / "first.jsonl", [record])
+    second = write_jsonl(tmp_path / "second.jsonl", [reordered])
+    with open_store(target_env[0]) as store:  # type: ignore[arg-type]
+        ingest_files(store, "requests", [first])
+        report = ingest_files(store, "requests", [second])
+
+    assert (report.loaded, report.duplicates, report.total_quarantined) == (0, 1, 0)
+
+
+def test_within_one_file_the_first_occurrence_wins(target_env: Target, tmp_path: Path) -> None:
+    path = write_jsonl(
+        tmp_path / "in.jsonl",
+        [request("a", model="first"), request("a", model="first"), request("a", model="later")],
+    )
+    with open_store(target_env[0]) as store:  # type: ignore[arg-type]
+        report = ingest_files(store, "requests", [path])
+        assert stored_record(store, "requests", "request_id", "a")["model"] == "first"
+        assert store.query("select source_line from raw.requests") == [(1,)]
+        assert quarantine_by_line(store)[3][0] == "conflict"
+
+    assert (report.loaded, report.duplicates, report.quarantined) == (1, 1, {"conflict": 1})
+
+
+def test_records_load_in_any_order_without_reference_checks(
+    target_env: Target, tmp_path: Path
+) -> None:
+    requests = write_jsonl(
+        tmp_path / "requests.jsonl",
+        [request("child", parent_request_id="parent"), request("parent")],
+    )
+    feedbacks = write_jsonl(
+        tmp_path / "feedback.jsonl", [feedback("fb-early", request_id="not-yet-logged")]
+    )
+    with open_store(target_env[0]) as store:  # type: ignore[arg-type]
+        fb = ingest_files(store, "feedback", [feedbacks])
+        req = ingest_files(store, "requests", [requests])
+        assert store.query("select feedback_id, request_id from raw.feedback") == [
+            ("fb-early", "not-yet-logged")
+        ]
+
+    assert (fb.loaded, req.loaded) == (1, 2)
+
+
+def test_stored_columns_follow_the_record(target_env: Target, tmp_path: Path) -> None:
+    path = write_jsonl(
+        tmp_path / "in.jsonl",
+        [
+            request("a", tenant_id="acme", created_at="2026-03-01T14:00:00+02:00"),
+            _without(request("b"), "tenant_id"),
+        ],
+    )
+    with open_store(target_env[0]) as store:  # type: ignore[arg-type]
+        report = ingest_files(store, "requests", [path])
+        rows = store.query(
+            "select request_id, tenant_id, created_at, source_file, source_line, ingested_at, "
+            "length(record_hash) from raw.requests order by request_id"
+        )
+
+    assert report.loaded == 2
+    (a, b) = rows
+    assert a[1] == "acme" and b[1] == "default"
+    assert a[2].isoformat().startswith("2026-03-01T12:00:00")
+    assert a[2].utcoffset() is not None and a[2].utcoffset().total_seconds() == 0
+    assert (a[3], a[4], b[4]) == (str(path), 1, 2)
+    assert a[5] == b[5]  # one batch time per call
+    assert a[6] == 32
+
+
+def test_unicode_and_a_100_kb_message_round_trip_exactly(
+    target_env: Target, tmp_path: Path
+) -> None:
+    big = 'é世界🎉 \u2028 tab\t quote" backslash\\ ' + "x" * 100_000
+    record = request("uni-✓", request=_messages({"role": "user", "content": big}))
+    raw = json.dumps(record, ensure_ascii=False)
+    escaped = json.dumps(request("esc", model="caf\u00e9"), ensure_ascii=True)
+    path = write_jsonl(tmp_path / "in.jsonl", [raw, escaped])
+    with open_store(target_env[0]) as store:  # type: ignore[arg-type]
+        report = ingest_files(store, "requests", [path])
+        assert stored_record(store, "requests", "request_id", "uni-✓") == record
+        assert stored_record(store, "requests", "request_id", "esc")["model"] == "café"
+        if target_env[0] == "duckdb":  # DuckDB keeps the very text; jsonb keeps the value
+            text = store.query(
+                "select cast(record as varchar) from raw.requests where source_line = 1"
+            )
+            assert text == [(raw,)]
+
+    assert report.loaded == 2
+
+
+def test_blank_lines_are_skipped_and_crlf_endings_are_accepted(
+    target_env: Target, tmp_path: Path
+) -> None:
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(
+        b"\n   \n"
+        + json.dumps(request("a")).encode()
+        + b"\r\n\t\r\n"
+        + json.dumps(request("b")).encode()
+    )
+    with open_store(target_env[0]) as store:  # type: ignore[arg-type]
+        report = ingest_files(store, "requests", [path])
+        lines = store.query("select request_id, source_line from raw.requests order by 1")
+
+    assert (report.loaded, report.duplicates, report.total_quarantined) == (2, 0, 0)
+    assert lines == [("a", 3), ("b", 5)]
+
+
+def test_invalid_utf8_is_quarantined_as_invalid_json(
+    duckdb_env: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(json.dumps(request("a")).encode() + b'\n{"request_id": "\xff\xfe"}\n')
+    with open_store("duckdb") as store:
+        report = ingest_files(store, "requests", [path])
+        assert quarantine_by_line(store)[2] == ("invalid_json", "line is not valid UTF-8")
+
+    assert (report.loaded, report.quarantined) == (1, {"invalid_json": 1})
+
+
+def test_gzip_input_is_read_like_plain_jsonl(target_env: Target, tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as out:
+        out.write(to_line(request("a")) + "\n" + "broken\n" + to_line(request("b")) + "\n")
+    with open_store(target_env[0]) as store:  # type: ignore[arg-type]
+        report = ingest_files(store, "requests", [path])
+        assert quarantine_by_line(store)[2][0] == "invalid_json"
+
+    assert (report.loaded, report.total_quarantined) == (2, 1)
+
+
+def test_parquet_with_nested_structs_or_json_strings_loads_as_json_objects(
+    target_env: Target, tmp_path: Path
+) -> None:
+    records = [request("p-1"), request("p-2", status="error")]
+    del records[1]["response"]
+    structs = tmp_path / "structs.parquet"
+    pq.write_table(pa.Table.from_pylist(records), structs)
+    as_strings = [
+        {key: json.dumps(value) if isinstance(value, dict) else value for key, value in r.items()}
+        for r in [request("p-3"), request("p-4", status="teapot")]
+    ]
+    strings = tmp_path / "strings.parquet"
+    pq.write_table(pa.Table.from_pylist(as_strings), strings)
+    with open_store(target_env[0]) as store:  # type: ignore[arg-type]
+        report = ingest_files(store, "requests", [structs, strings])
+        assert stored_record(store, "requests", "request_id", "p-1") == records[0]
+        assert stored_record(store, "requests", "request_id", "p-2") == records[1]
+        assert stored_record(store, "requests", "request_id", "p-3") == request("p-3")
+        assert quarantine_by_line(store)[2][0] == "invalid_enum"
+        lines = store.query("select request_id, source_line from raw.requests order by 1")
+
+    assert (report.loaded, report.total_quarantined) == (3, 1)
+    assert lines == [("p-1", 1), ("p-2", 2), ("p-3", 1)]
+
+
+def test_the_same_record_from_parquet_and_jsonl_is_a_duplicate(
+    duckdb_env: dict[str, str], tmp_path: Path
+) -> None:
+    jsonl = write_jsonl(tmp_path / "in.jsonl", [request("a")])
+    parquet = tmp_path / "in.parquet"
+    pq.write_table(pa.Table.from_pylist([request("a")]), parquet)
+    with open_store("duckdb") as store:
+        ingest_files(store, "requests", [jsonl])
+        report = ingest_files(store, "requests", [parquet])
+
+    assert (report.loaded, report.duplicates, report.total_quarantined) == (0, 1, 0)
+
+
+def test_ingest_records_takes_the_same_validation_and_dedup_path(
+    target_env: Target, tmp_path: Path
+) -> None:
+    path = write_jsonl(tmp_path / "in.jsonl", [request("a")])
+    with open_store(target_env[0]) as store:  # type: ignore[arg-type]
+        ingest_files(store, "requests", [path])
+        report = ingest_records(
+            store,
+            "requests",
+            [request("a"), request("b"), request("c", status="nope"), request("a", model="x")],
+            source="replay:run-1",
+        )
+        again = ingest_records(store, "requests", [request("b")], source="replay:run-1")
+        quarantined = store.query(
+            "select source_file, source_line, reason from raw.quarantine order by source_line"
+        )
+
+    assert (report.loaded, report.duplicates) == (1, 1)
+    assert report.quarantined == {"invalid_enum": 1, "conflict": 1}
+    assert report.files == ["replay:run-1"]
+    assert (again.loaded, again.duplicates) == (0, 1)
+    assert quarantined == [("replay:run-1", 3, "invalid_enum"), ("replay:run-1", 4, "conflict")]
+
+
+def test_large_inputs_stream_in_chunks_with_global_line_numbers_and_dedup(
+    duckdb_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(line_chunks, "CHUNK_BYTES", 4096)
+    items: list[str | dict[str, Any]] = [request(f"r-{i}") for i in range(60)]
+    items += [request("r-0"), request("r-1", model="changed"), "broken"]
+    path = write_jsonl(tmp_path / "in.jsonl", items)
+    with open_store("duckdb") as store:
+        report = ingest_files(store, "requests", [path])
+        last = store.query("select source_line from raw.requests where request_id = 'r-59'")
+        quarantined = quarantine_by_line(store)
+
+    assert (report.loaded, report.duplicates) == (60, 1)
+    assert report.quarantined == {"conflict": 1, "invalid_json": 1}
+    assert last == [(60,)]
+    assert quarantined[62][0] == "conflict" and quarantined[63][0] == "invalid_json"
+
+
+def test_quarantine_ids_from_sql_and_python_agree(
+    duckdb_env: dict[str, str], tmp_path: Path
+) -> None:
+    path = write_jsonl(tmp_path / "in.jsonl", [request("a"), "bad ✗", request("a", model="x")])
+    with open_store("duckdb") as store:
+        ingest_files(store, "requests", [path])
+        rows = store.query(
+            "select quarantine_id, source_file, source_line, raw_text from raw.quarantine"
+        )
+
+    assert len(rows) == 2  # one from the validation SQL, one conflict built in Python
+    for qid, source_file, line, raw_text in rows:
+        assert qid == quarantine_id("requests", source_file, line, raw_text)
