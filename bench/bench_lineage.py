@@ -77,8 +77,13 @@ def synthesize_postgres(conninfo: str, start: int, count: int, depth: int) -> No
     with psycopg.connect(conninfo, autocommit=True) as conn:
         for statement in raw_ddl("postgres"):
             conn.execute(statement)
-        ts = "to_char(timestamptz '2026-01-01 00:00:00+00' + i * interval '1 second', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-        record = _RECORD.format(obj="jsonb_build_object", arr="jsonb_build_array", i="i", depth=depth, ts=ts)
+        ts = (
+            "to_char(timestamptz '2026-01-01 00:00:00+00' + i * interval '1 second', "
+            '\'YYYY-MM-DD"T"HH24:MI:SS"Z"\')'
+        )
+        record = _RECORD.format(
+            obj="jsonb_build_object", arr="jsonb_build_array", i="i", depth=depth, ts=ts
+        )
         conn.execute(
             f"""insert into raw.requests
             select 'r' || i, 't' || ((i / {depth}) % 3),
@@ -88,7 +93,9 @@ def synthesize_postgres(conninfo: str, start: int, count: int, depth: int) -> No
         )
 
 
-def dbt_build(target: str, env: dict[str, str], target_path: Path) -> tuple[float, dict[str, float]]:
+def dbt_build(
+    target: str, env: dict[str, str], target_path: Path
+) -> tuple[float, dict[str, float]]:
     began = time.perf_counter()
     result = subprocess.run(
         [
@@ -104,7 +111,12 @@ def dbt_build(target: str, env: dict[str, str], target_path: Path) -> tuple[floa
             str(target_path),
         ],
         cwd=PROJECT,
-        env={**os.environ, **env, "DBT_PROFILES_DIR": str(PROJECT), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+        env={
+            **os.environ,
+            **env,
+            "DBT_PROFILES_DIR": str(PROJECT),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        },
         capture_output=True,
         text=True,
     )
@@ -165,9 +177,13 @@ def bench_postgres(nodes: int, work: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--nodes", type=int, default=1_000_000)
-    parser.add_argument("--postgres", action="store_true", help="also build on PostgreSQL (PG* variables)")
+    parser.add_argument(
+        "--postgres", action="store_true", help="also build on PostgreSQL (PG* variables)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="trellis-bench-") as folder:
         work = Path(folder)

@@ -62,7 +62,9 @@ def run_step(step: str, out: Path, db: Path, size: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     args = parser.parse_args()
     print(f"{'requests':>10} {'step':<9} {'seconds':>9} {'rows/s':>10} {'peak MiB':>9}")

@@ -15,7 +15,7 @@ Message = dict[str, Any]
 
 def _at(second: float) -> str:
     whole = int(second)
-    micros = int(round((second - whole) * 1_000_000))
+    micros = round((second - whole) * 1_000_000)
     minutes, seconds = divmod(whole, 60)
     hours, minutes = divmod(minutes, 60)
     return f"2026-03-01T{hours:02d}:{minutes:02d}:{seconds:02d}.{micros:06d}Z"
@@ -66,33 +66,79 @@ def records() -> list[dict[str, Any]]:
     """Every edge case; the children of some come before their parents."""
     out: list[dict[str, Any]] = []
     # Content as a list of text parts matches the same text as a string.
-    out.append(_record("parts-child", 2, [
-        {"role": "user", "content": [{"type": "text", "text": "hello "}, {"type": "text", "text": "world"}]},
-        assistant("hi"),
-        user("next"),
-    ], assistant("sure")))
+    out.append(
+        _record(
+            "parts-child",
+            2,
+            [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "hello "},
+                        {"type": "text", "text": "world"},
+                    ],
+                },
+                assistant("hi"),
+                user("next"),
+            ],
+            assistant("sure"),
+        )
+    )
     out.append(_record("parts-root", 1, [user("hello world")], assistant("hi")))
     # Tool calls and tool results: matched on id, function name and arguments.
     out.append(_record("tool-root", 3, [user("run ls")], assistant(None, tool_calls=[SHELL_CALL])))
-    out.append(_record("tool-child", 4, [
-        user("run ls"), assistant(None, tool_calls=[SHELL_CALL]),
-        {"role": "tool", "tool_call_id": "call_1", "content": "a.txt"},
-    ], assistant("there is a.txt")))
+    out.append(
+        _record(
+            "tool-child",
+            4,
+            [
+                user("run ls"),
+                assistant(None, tool_calls=[SHELL_CALL]),
+                {"role": "tool", "tool_call_id": "call_1", "content": "a.txt"},
+            ],
+            assistant("there is a.txt"),
+        )
+    )
     # A client that echoes the tool-call turn's null content as "" continues it too.
-    out.append(_record("tool-echo-child", 4.5, [
-        user("run ls"), assistant("", tool_calls=[SHELL_CALL]),
-        {"role": "tool", "tool_call_id": "call_1", "content": "a.txt"},
-    ], assistant("a.txt it is")))
+    out.append(
+        _record(
+            "tool-echo-child",
+            4.5,
+            [
+                user("run ls"),
+                assistant("", tool_calls=[SHELL_CALL]),
+                {"role": "tool", "tool_call_id": "call_1", "content": "a.txt"},
+            ],
+            assistant("a.txt it is"),
+        )
+    )
     other_args = {**SHELL_CALL, "function": {"name": "shell", "arguments": '{"cmd": "ls -l"}'}}
-    out.append(_record("tool-mismatch", 5, [
-        user("run ls"), assistant(None, tool_calls=[other_args]),
-        {"role": "tool", "tool_call_id": "call_1", "content": "a.txt"},
-    ], assistant("listing")))
+    out.append(
+        _record(
+            "tool-mismatch",
+            5,
+            [
+                user("run ls"),
+                assistant(None, tool_calls=[other_args]),
+                {"role": "tool", "tool_call_id": "call_1", "content": "a.txt"},
+            ],
+            assistant("listing"),
+        )
+    )
     # Identical content in two tenants: lineage never crosses tenants.
-    out.append(_record("tenant-b-root", 6, [user("same words")], assistant("same reply"), tenant="edge-b"))
+    out.append(
+        _record("tenant-b-root", 6, [user("same words")], assistant("same reply"), tenant="edge-b")
+    )
     out.append(_record("tenant-a-root", 7, [user("same words")], assistant("same reply")))
-    out.append(_record("tenant-b-child", 8, [user("same words"), assistant("same reply"), user("more")],
-                       assistant("ok"), tenant="edge-b"))
+    out.append(
+        _record(
+            "tenant-b-child",
+            8,
+            [user("same words"), assistant("same reply"), user("more")],
+            assistant("ok"),
+            tenant="edge-b",
+        )
+    )
     # A cache hit logged twice: the latest created before the child wins.
     cached = [user("cached question")]
     out.append(_record("cache-1", 10, cached, assistant("cached answer")))
@@ -101,20 +147,32 @@ def records() -> list[dict[str, Any]]:
     out.append(_record("cache-child-early", 10.5, follow, assistant("a")))
     out.append(_record("cache-child-late", 12, follow, assistant("b")))
     # Explicit parents: missing, and a loop (cut at its earliest member).
-    out.append(_record("explicit-missing", 13, [user("x")], assistant("y"), parent_request_id="never-logged"))
+    out.append(
+        _record(
+            "explicit-missing", 13, [user("x")], assistant("y"), parent_request_id="never-logged"
+        )
+    )
     out.append(_record("loop-1", 15, [user("l1")], assistant("r1"), parent_request_id="loop-3"))
     out.append(_record("loop-2", 14, [user("l2")], assistant("r2"), parent_request_id="loop-1"))
     out.append(_record("loop-3", 16, [user("l3")], assistant("r3"), parent_request_id="loop-2"))
     out.append(_record("loop-hanger", 17, [user("h")], assistant("h"), parent_request_id="loop-1"))
     # History that was never logged: an orphan root.
-    out.append(_record("orphan", 18, [user("q"), assistant("an answer nobody logged"), user("and?")],
-                       assistant("then")))
+    out.append(
+        _record(
+            "orphan",
+            18,
+            [user("q"), assistant("an answer nobody logged"), user("and?")],
+            assistant("then"),
+        )
+    )
     # A 1,000-turn agent loop, logged newest first.
     loop: list[dict[str, Any]] = []
     history: list[Message] = [{"role": "system", "content": "agent"}, user("go")]
     for turn in range(LOOP_TURNS):
         reply = assistant(f"s{turn}")
-        loop.append(_record(f"deep-{turn:04d}", 100 + turn, list(history), reply, tenant="edge-deep"))
+        loop.append(
+            _record(f"deep-{turn:04d}", 100 + turn, list(history), reply, tenant="edge-deep")
+        )
         history += [reply, user(f"r{turn}")]
     out.extend(reversed(loop))
     return out
@@ -145,9 +203,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "loop-hanger": _node("loop-1", "loop-2", 3),
     "orphan": _node(None, "orphan", 0, orphan=True),
     **{
-        f"deep-{turn:04d}": _node(
-            f"deep-{turn - 1:04d}" if turn else None, "deep-0000", turn
-        )
+        f"deep-{turn:04d}": _node(f"deep-{turn - 1:04d}" if turn else None, "deep-0000", turn)
         for turn in range(LOOP_TURNS)
     },
 }

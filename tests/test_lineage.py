@@ -21,7 +21,14 @@ from trellis.services.generate import generate
 pytestmark = pytest.mark.slow
 
 TRAFFIC_REQUESTS = 2_500
-NODE_COLUMNS = ("parent_node_id", "root_node_id", "depth", "session_key", "branch_kind", "is_orphan")
+NODE_COLUMNS = (
+    "parent_node_id",
+    "root_node_id",
+    "depth",
+    "session_key",
+    "branch_kind",
+    "is_orphan",
+)
 
 
 @dataclass
@@ -155,10 +162,16 @@ def test_a_1000_turn_agent_loop_logged_newest_first_is_one_chain(built: Built) -
 def test_rebuilding_with_no_new_data_changes_nothing(built: Built) -> None:
     before = {
         mart: built.warehouse.rows_by_id(f"lineage.{mart}", key)
-        for mart, key in (("conversation_branch_nodes", "node_id"), ("trajectory_units", "leaf_node_id"))
+        for mart, key in (
+            ("conversation_branch_nodes", "node_id"),
+            ("trajectory_units", "leaf_node_id"),
+        )
     }
     built.warehouse.dbt("build", "--select", "tag:lineage")
-    for mart, key in (("conversation_branch_nodes", "node_id"), ("trajectory_units", "leaf_node_id")):
+    for mart, key in (
+        ("conversation_branch_nodes", "node_id"),
+        ("trajectory_units", "leaf_node_id"),
+    ):
         assert built.warehouse.rows_by_id(f"lineage.{mart}", key) == before[mart], mart
 
 
@@ -167,7 +180,11 @@ def test_loading_the_traffic_in_two_halves_gives_the_same_marts(
 ) -> None:
     # The lines in the order the whole load reads them, cut in the middle: the
     # first occurrence of every id (and so which conflicting copy wins) is the same.
-    lines = [line for path in [*built.traffic.request_files, built.traffic.edge_file] for line in _lines(path)]
+    lines = [
+        line
+        for path in [*built.traffic.request_files, built.traffic.edge_file]
+        for line in _lines(path)
+    ]
     middle = len(lines) // 2
     halves = (lines[:middle], lines[middle:])
     server = request.getfixturevalue("pg_server") if built.warehouse.target == "postgres" else None
@@ -186,7 +203,11 @@ def test_loading_the_traffic_in_two_halves_gives_the_same_marts(
             halves_rows = _without_watermark(wh.rows_by_id(f"lineage.{mart}", key))
             whole = _without_watermark(whole)
             differing = {
-                k: {c: (v, whole.get(k, {}).get(c)) for c, v in row.items() if whole.get(k, {}).get(c) != v}
+                k: {
+                    c: (v, whole.get(k, {}).get(c))
+                    for c, v in row.items()
+                    if whole.get(k, {}).get(c) != v
+                }
                 for k, row in halves_rows.items()
                 if row != whole.get(k)
             }

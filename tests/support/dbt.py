@@ -39,5 +39,7 @@ def run_dbt(
         cwd=PROJECT_DIR,
     )
     if check and result.returncode != 0:
-        raise AssertionError(f"dbt {' '.join(args)} failed:\n{result.stdout[-8000:]}\n{result.stderr[-4000:]}")
+        raise AssertionError(
+            f"dbt {' '.join(args)} failed:\n{result.stdout[-8000:]}\n{result.stderr[-4000:]}"
+        )
     return result

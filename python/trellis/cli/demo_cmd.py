@@ -18,7 +18,8 @@ from trellis.storage import open_store
 console = Console()
 
 TargetOption = Annotated[
-    str, typer.Option("--target", "-t", help="duckdb (embedded default) or postgres (PG* variables).")
+    str,
+    typer.Option("--target", "-t", help="duckdb (embedded default) or postgres (PG* variables)."),
 ]
 
 
@@ -58,10 +59,13 @@ def demo(
 
 def build(
     select: Annotated[str | None, typer.Option(help="dbt selection, e.g. tag:lineage.")] = None,
-    target: TargetOption = default_target(),
+    target: Annotated[
+        str | None,
+        typer.Option("--target", "-t", help="duckdb or postgres (default: TRELLIS_TARGET)."),
+    ] = None,
 ) -> None:
     """Run `dbt build` on the project (optionally a selection) and print a summary."""
-    name = _target(target)
+    name = _target(target or default_target())
     warehouse.run_dbt(["build", *(["--select", select] if select else [])], name)
     _print_summary(name)
 
@@ -79,7 +83,9 @@ def _print_summary(target: TargetName) -> None:
         path = duckdb_settings().path.resolve()
         console.print(f"DuckDB warehouse: {path}")
         console.print(f"Open it with: duckdb {path}  (or any BI tool that reads DuckDB files)")
-        console.print("Try: select * from lineage.conversation_sessions order by node_count desc limit 10;")
+        console.print(
+            "Try: select * from lineage.conversation_sessions order by node_count desc limit 10;"
+        )
 
 
 def register(app: typer.Typer) -> None:

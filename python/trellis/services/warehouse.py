@@ -85,7 +85,8 @@ def mart_row_counts(store: Store) -> list[tuple[str, int | None]]:
     counts: list[tuple[str, int | None]] = []
     for schema, table in MARTS:
         exists = store.query(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            "select count(*) from information_schema.tables"
+            " where table_schema = ? and table_name = ?",
             [schema, table],
         )[0][0]
         if not exists:
