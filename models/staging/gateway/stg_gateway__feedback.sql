@@ -7,6 +7,17 @@
     )
 }}
 
+{%- set fields = [
+    {'name': 'agent_id', 'path': ['agent_id'], 'type': 'text'},
+    {'name': 'reviewer_id', 'path': ['reviewer_id'], 'type': 'text'},
+    {'name': 'outcome', 'path': ['outcome'], 'type': 'text'},
+    {'name': 'reported_source', 'path': ['source'], 'type': 'text'},
+    {'name': 'feedback_comment', 'path': ['comment'], 'type': 'text'},
+    {'name': 'metadata_json', 'path': ['metadata'], 'type': 'json'},
+    {'name': 'completion_quality', 'path': ['completion_quality'], 'type': 'double'},
+    {'name': 'rating', 'path': ['rating'], 'type': 'integer'},
+] -%}
+
 with
 
 source as (
@@ -16,21 +27,41 @@ source as (
     {% endif %}
 ),
 
+parsed as (
+    select
+        feedback_id,
+        request_id,
+        created_at,
+        ingested_at,
+        {{ trellis.json_fields_parse('record', fields) }}
+    from source
+),
+
 renamed as (
     select
         feedback_id,
         request_id,
-        {{ trellis.json_text('record', ['agent_id']) }} as agent_id,
-        {{ trellis.json_text('record', ['reviewer_id']) }} as reviewer_id,
-        {{ trellis.json_text('record', ['outcome']) }} as outcome,
-        coalesce({{ trellis.json_text('record', ['source']) }}, 'auto') as feedback_source,
-        {{ trellis.json_text('record', ['comment']) }} as feedback_comment,
-        {{ trellis.json_to_text(trellis.json_value('record', ['metadata'])) }} as metadata_json,
-        cast({{ trellis.json_text('record', ['completion_quality']) }} as double precision) as completion_quality,
-        cast({{ trellis.json_text('record', ['rating']) }} as integer) as rating,
+        created_at,
+        ingested_at,
+        {{ trellis.json_fields_select(fields) }}
+    from parsed
+),
+
+normalized as (
+    select
+        feedback_id,
+        request_id,
+        agent_id,
+        reviewer_id,
+        outcome,
+        coalesce(reported_source, 'auto') as feedback_source,
+        feedback_comment,
+        metadata_json,
+        completion_quality,
+        rating,
         created_at,
         ingested_at
-    from source
+    from renamed
 )
 
-select * from renamed
+select * from normalized
