@@ -13,6 +13,6 @@
     {%- set message = '{"role":"VARCHAR","content":"JSON","name":"VARCHAR","tool_calls":[{"id":"VARCHAR","function":{"name":"VARCHAR","arguments":"JSON"}}],"tool_call_id":"VARCHAR"}' -%}
     json_transform(
         {{ record }},
-        '{"request":{"messages":[{{ message }}]},"response":{"choices":[{"message":{{ message }}}]}}'
+        '{"parent_request_id":"VARCHAR","request":{"messages":[{{ message }}]},"response":{"choices":[{"message":{{ message }}}]}}'
     ) as {{ alias }}
 {%- endmacro %}

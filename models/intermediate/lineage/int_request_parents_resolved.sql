@@ -22,25 +22,16 @@
 
 with
 
-requests as (
-    select * from {{ ref('stg_gateway__requests') }}
-),
-
-keys as (
-    select * from {{ ref('int_requests_content_keyed') }}
-),
-
 keyed_requests as (
     select
-        requests.request_id,
-        requests.tenant_id,
-        requests.parent_request_id,
-        keys.exchange_key,
-        keys.parent_prefix_key,
-        requests.created_at,
-        requests.ingested_at
-    from requests
-    inner join keys on requests.request_id = keys.request_id
+        request_id,
+        tenant_id,
+        parent_request_id,
+        exchange_key,
+        parent_prefix_key,
+        created_at,
+        ingested_at
+    from {{ ref('int_requests_content_keyed') }}
 ),
 
 {% if is_incremental() %}

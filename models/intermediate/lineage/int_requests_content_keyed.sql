@@ -7,7 +7,8 @@
     )
 }}
 
--- One row per request: the content keys that content lineage joins on.
+-- One row per request: the content keys that content lineage joins on, with
+-- the few request columns parent resolution needs (so it reads one table).
 --   context_key        md5 of the keys of the messages the request was sent
 --   exchange_key       md5 of those keys followed by its reply's key
 --   parent_prefix_key  md5 of the keys up to and including the last assistant
@@ -29,10 +30,13 @@ contexts as (
 positioned as (
     select
         request_id,
+        tenant_id,
+        parent_request_id,
         message_keys,
         reply_key,
         {{ trellis.array_last_position('message_roles', "'assistant'") }} as last_assistant_position,
         {{ trellis.array_length_of('message_keys') }} as message_count,
+        created_at,
         ingested_at
     from contexts
 ),
@@ -40,6 +44,8 @@ positioned as (
 keyed as (
     select
         request_id,
+        tenant_id,
+        parent_request_id,
         md5(array_to_string(message_keys, '')) as context_key,
         case when reply_key is not null then md5(array_to_string(message_keys, '') || reply_key) end as exchange_key,
         case
@@ -47,6 +53,7 @@ keyed as (
                 then md5(array_to_string({{ trellis.array_prefix('message_keys', 'last_assistant_position') }}, ''))
         end as parent_prefix_key,
         message_count,
+        created_at,
         ingested_at
     from positioned
 )

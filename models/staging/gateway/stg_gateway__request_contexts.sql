@@ -11,6 +11,7 @@ parsed as (
     select
         request_id,
         tenant_id,
+        created_at,
         ingested_at,
         {{ trellis.request_context_parse('record') }}
     from source
@@ -20,9 +21,11 @@ keyed as (
     select
         parsed.request_id,
         parsed.tenant_id,
+        {{ trellis.request_context_parent_id() }} as parent_request_id,
         {{ trellis.request_context_message_keys() }} as message_keys,
         {{ trellis.request_context_message_roles() }} as message_roles,
         {{ trellis.request_context_reply_key() }} as reply_key,
+        parsed.created_at,
         parsed.ingested_at
     from parsed
 )
