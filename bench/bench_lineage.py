@@ -184,10 +184,12 @@ def main() -> None:
     parser.add_argument(
         "--postgres", action="store_true", help="also build on PostgreSQL (PG* variables)"
     )
+    parser.add_argument("--skip-duckdb", action="store_true", help="only the PostgreSQL build")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="trellis-bench-") as folder:
         work = Path(folder)
-        bench_duckdb(args.nodes, work)
+        if not args.skip_duckdb:
+            bench_duckdb(args.nodes, work)
         if args.postgres:
             bench_postgres(args.nodes, work)
 
