@@ -21,22 +21,22 @@ all_nodes as (
 ),
 
 {% if is_incremental() %}
-touched_sessions as (
-    select distinct
-        all_nodes.session_key,
-        all_nodes.tenant_id
-    from all_nodes
-    where all_nodes.resolved_at > (select max(this.resolved_at) from {{ this }} as this)
-),
+    touched_sessions as (
+        select distinct
+            all_nodes.session_key,
+            all_nodes.tenant_id
+        from all_nodes
+        where all_nodes.resolved_at > (select max(this.resolved_at) from {{ this }} as this)
+    ),
 
-nodes as (
-    select all_nodes.*
-    from all_nodes
-    inner join touched_sessions
-        on
-            all_nodes.session_key = touched_sessions.session_key
-            and all_nodes.tenant_id = touched_sessions.tenant_id
-),
+    nodes as (
+        select all_nodes.*
+        from all_nodes
+        inner join touched_sessions
+            on
+                all_nodes.session_key = touched_sessions.session_key
+                and all_nodes.tenant_id = touched_sessions.tenant_id
+    ),
 {% else %}
 nodes as (
     select * from all_nodes

@@ -19,17 +19,17 @@ all_recursed as (
 ),
 
 {% if is_incremental() %}
-touched_roots as (
-    select distinct all_recursed.root_node_id
-    from all_recursed
-    where all_recursed.resolved_at > (select max(this.resolved_at) from {{ this }} as this)
-),
+    touched_roots as (
+        select distinct all_recursed.root_node_id
+        from all_recursed
+        where all_recursed.resolved_at > (select max(this.resolved_at) from {{ this }} as this)
+    ),
 
-recursed as (
-    select all_recursed.*
-    from all_recursed
-    inner join touched_roots on all_recursed.root_node_id = touched_roots.root_node_id
-),
+    recursed as (
+        select all_recursed.*
+        from all_recursed
+        inner join touched_roots on all_recursed.root_node_id = touched_roots.root_node_id
+    ),
 {% else %}
 recursed as (
     select * from all_recursed
@@ -87,7 +87,11 @@ ordered as (
     select
         nodes.*,
         -- A root is in a group of its own: groups are children of one parent.
-        md5(concat_ws('|', nodes.tenant_id, coalesce(nodes.parent_node_id, '#root ' || nodes.node_id), nodes.context_key))
+        md5(
+            concat_ws(
+                '|', nodes.tenant_id, coalesce(nodes.parent_node_id, '#root ' || nodes.node_id), nodes.context_key
+            )
+        )
             as response_group_id,
         case
             when nodes.parent_node_id is null then 0

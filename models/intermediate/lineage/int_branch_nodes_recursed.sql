@@ -26,40 +26,40 @@ parents as (
 ),
 
 {% if is_incremental() %}
-changed as (
-    select *
-    from parents
-    where parents.resolved_at > (select max(this.resolved_at) from {{ this }} as this)
-),
+    changed as (
+        select *
+        from parents
+        where resolved_at > (select max(this.resolved_at) from {{ this }} as this)
+    ),
 
-touched_roots as (
-    select previous.root_node_id
-    from {{ this }} as previous
-    inner join changed on previous.node_id = changed.request_id
+    touched_roots as (
+        select previous.root_node_id
+        from {{ this }} as previous
+        inner join changed on previous.node_id = changed.request_id
 
-    union
+        union
 
-    select previous.root_node_id
-    from {{ this }} as previous
-    inner join changed on previous.node_id = changed.proposed_parent_id
-),
+        select previous.root_node_id
+        from {{ this }} as previous
+        inner join changed on previous.node_id = changed.proposed_parent_id
+    ),
 
-work_nodes as (
-    select changed.request_id as node_id
-    from changed
+    work_nodes as (
+        select changed.request_id as node_id
+        from changed
 
-    union
+        union
 
-    select previous.node_id
-    from {{ this }} as previous
-    inner join touched_roots on previous.root_node_id = touched_roots.root_node_id
-),
+        select previous.node_id
+        from {{ this }} as previous
+        inner join touched_roots on previous.root_node_id = touched_roots.root_node_id
+    ),
 
-edges as (
-    select parents.*
-    from parents
-    inner join work_nodes on parents.request_id = work_nodes.node_id
-),
+    edges as (
+        select parents.*
+        from parents
+        inner join work_nodes on parents.request_id = work_nodes.node_id
+    ),
 {% else %}
 edges as (
     select * from parents

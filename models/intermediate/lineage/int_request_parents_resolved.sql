@@ -35,39 +35,39 @@ keyed_requests as (
 ),
 
 {% if is_incremental() %}
-arrived as (
-    select *
-    from keyed_requests
-    where keyed_requests.ingested_at > (select max(this.ingested_at) from {{ this }} as this)
-),
+    arrived as (
+        select *
+        from keyed_requests
+        where ingested_at > (select max(this.ingested_at) from {{ this }} as this)
+    ),
 
-to_resolve as (
-    select arrived.request_id from arrived
+    to_resolve as (
+        select arrived.request_id from arrived
 
-    union
+        union
 
-    select stored.request_id
-    from keyed_requests as stored
-    inner join arrived
-        on
-            stored.parent_request_id = arrived.request_id
-            and stored.tenant_id = arrived.tenant_id
+        select stored.request_id
+        from keyed_requests as stored
+        inner join arrived
+            on
+                stored.parent_request_id = arrived.request_id
+                and stored.tenant_id = arrived.tenant_id
 
-    union
+        union
 
-    select stored.request_id
-    from keyed_requests as stored
-    inner join arrived
-        on
-            stored.parent_prefix_key = arrived.exchange_key
-            and stored.tenant_id = arrived.tenant_id
-),
+        select stored.request_id
+        from keyed_requests as stored
+        inner join arrived
+            on
+                stored.parent_prefix_key = arrived.exchange_key
+                and stored.tenant_id = arrived.tenant_id
+    ),
 
-children as (
-    select keyed_requests.*
-    from keyed_requests
-    inner join to_resolve on keyed_requests.request_id = to_resolve.request_id
-),
+    children as (
+        select keyed_requests.*
+        from keyed_requests
+        inner join to_resolve on keyed_requests.request_id = to_resolve.request_id
+    ),
 {% else %}
 children as (
     select * from keyed_requests

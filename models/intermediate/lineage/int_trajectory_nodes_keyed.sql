@@ -12,7 +12,7 @@ classified as (
 latest as (
     select *
     from classified
-    where classified.resolved_at = (select max(newest.resolved_at) from classified as newest)
+    where resolved_at = (select max(newest.resolved_at) from classified as newest)
 ),
 
 numbered as (

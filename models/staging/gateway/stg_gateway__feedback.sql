@@ -39,10 +39,10 @@ parsed as (
 
 renamed as (
     select
-        feedback_id,
-        request_id,
-        created_at,
-        ingested_at,
+        parsed.feedback_id,
+        parsed.request_id,
+        parsed.created_at,
+        parsed.ingested_at,
         {{ trellis.json_fields_select(fields) }}
     from parsed
 ),
