@@ -73,6 +73,60 @@ def synthesize_duckdb(path: Path, start: int, count: int, depth: int) -> None:
     con.close()
 
 
+def synthesize_histories_duckdb(path: Path, start: int, count: int, depth: int) -> None:
+    """Chats as most gateways log them: full message history, no parent ids,
+    so lineage comes from content alone (the realistic incremental case)."""
+    con = duckdb.connect(str(path))
+    for statement in raw_ddl("duckdb"):
+        con.execute(statement)
+    con.execute(
+        f"""insert into raw.requests
+        with turns as (
+            select i, i // {depth} as conv, i % {depth} as turn
+            from range({start}, {start + count}) as t(i)
+        ),
+        contexts as (
+            select i, conv, turn, list_concat(
+                [json_object('role', 'system', 'content', 'You are agent ' || (conv % 7))],
+                flatten(list_transform(range(turn), lambda k: [
+                    json_object('role', 'user', 'content', 'q' || conv || '-' || k),
+                    json_object('role', 'assistant', 'content', 'a' || conv || '-' || k)])),
+                [json_object('role', 'user', 'content', 'q' || conv || '-' || turn)]
+            ) as messages
+            from turns
+        )
+        select 'r' || i, 't' || (conv % 3), timestamptz '2026-01-01' + to_seconds(i),
+            md5(cast(i as varchar)),
+            json_object(
+                'request_id', 'r' || i, 'tenant_id', 't' || (conv % 3),
+                'created_at',
+                strftime(timestamptz '2026-01-01' + to_seconds(i), '%Y-%m-%dT%H:%M:%SZ'),
+                'agent_id', 'agent' || (conv % 4), 'model', 'gpt-4o-mini',
+                'request', json_object('messages', cast(messages as json[])),
+                'response', json_object('id', 'x', 'choices', [json_object(
+                    'message',
+                    json_object('role', 'assistant', 'content', 'a' || conv || '-' || turn),
+                    'finish_reason', 'stop')],
+                    'usage', json_object('prompt_tokens', 10 * turn, 'completion_tokens', 5))),
+            'bench', i, now()
+        from contexts"""
+    )
+    con.close()
+
+
+def bench_incremental_histories(nodes: int, work: Path) -> None:
+    path = work / "histories.duckdb"
+    synthesize_histories_duckdb(path, 0, nodes, 10)
+    env = {"TRELLIS_DUCKDB_PATH": str(path)}
+    wall, timings = dbt_build("duckdb", env, work / "target-histories")
+    report(f"DuckDB 10-turn chats with full histories (content lineage), {nodes:,}", wall, timings)
+    full = sum(timings.values())
+    synthesize_histories_duckdb(path, nodes, nodes // 100, 10)
+    wall, timings = dbt_build("duckdb", env, work / "target-histories")
+    report("    +1% appended, rebuild", wall, timings)
+    print(f"    incremental / full (model time): {sum(timings.values()) / full:.1%}")
+
+
 def synthesize_postgres(conninfo: str, start: int, count: int, depth: int) -> None:
     with psycopg.connect(conninfo, autocommit=True) as conn:
         for statement in raw_ddl("postgres"):
@@ -185,11 +239,16 @@ def main() -> None:
         "--postgres", action="store_true", help="also build on PostgreSQL (PG* variables)"
     )
     parser.add_argument("--skip-duckdb", action="store_true", help="only the PostgreSQL build")
+    parser.add_argument(
+        "--histories", action="store_true", help="also chats with full histories (content lineage)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="trellis-bench-") as folder:
         work = Path(folder)
         if not args.skip_duckdb:
             bench_duckdb(args.nodes, work)
+        if args.histories:
+            bench_incremental_histories(args.nodes, work)
         if args.postgres:
             bench_postgres(args.nodes, work)
 
