@@ -38,9 +38,9 @@ all_nodes as (
                 and all_nodes.tenant_id = touched_sessions.tenant_id
     ),
 {% else %}
-nodes as (
-    select * from all_nodes
-),
+    nodes as (
+        select * from all_nodes
+    ),
 {% endif %}
 
 requests as (

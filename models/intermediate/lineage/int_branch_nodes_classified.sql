@@ -31,9 +31,9 @@ all_recursed as (
         inner join touched_roots on all_recursed.root_node_id = touched_roots.root_node_id
     ),
 {% else %}
-recursed as (
-    select * from all_recursed
-),
+    recursed as (
+        select * from all_recursed
+    ),
 {% endif %}
 
 parents as (

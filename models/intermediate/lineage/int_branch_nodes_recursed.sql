@@ -61,9 +61,9 @@ parents as (
         inner join work_nodes on parents.request_id = work_nodes.node_id
     ),
 {% else %}
-edges as (
-    select * from parents
-),
+    edges as (
+        select * from parents
+    ),
 {% endif %}
 
 {{ trellis.lineage_jump_pointers('edges') }}

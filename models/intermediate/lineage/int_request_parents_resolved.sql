@@ -69,9 +69,9 @@ keyed_requests as (
         inner join to_resolve on keyed_requests.request_id = to_resolve.request_id
     ),
 {% else %}
-children as (
-    select * from keyed_requests
-),
+    children as (
+        select * from keyed_requests
+    ),
 {% endif %}
 
 explicit_parents as (

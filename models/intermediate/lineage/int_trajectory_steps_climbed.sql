@@ -22,14 +22,23 @@
 
 with recursive
 
-leaves as (
-    select * from {{ ref('int_trajectory_nodes_keyed') }}
-    where
-        is_leaf
-        {% if is_incremental() %}
-            and resolved_at > (select max(this.resolved_at) from {{ this }} as this)
-        {% endif %}
+all_leaves as (
+    select *
+    from {{ ref('int_trajectory_nodes_keyed') }}
+    where is_leaf
 ),
+
+{% if is_incremental() %}
+    leaves as (
+        select *
+        from all_leaves
+        where resolved_at > (select max(this.resolved_at) from {{ this }} as this)
+    ),
+{% else %}
+    leaves as (
+        select * from all_leaves
+    ),
+{% endif %}
 
 climbed (leaf_key, node_key, parent_key, step_index) as (
     select
