@@ -121,7 +121,7 @@ def ingest_records(
 
 
 def quarantine_id(kind: str, source_file: str, source_line: int, raw_text: str) -> str:
-    """Stable id of a quarantined line (the SQL twin is in _quarantine_rows)."""
+    """Stable id of a quarantined line (the SQL twin is in _CHECKED_SQL)."""
     key = f"{kind}\n{source_file}\n{source_line}\n{raw_text}"
     return hashlib.md5(key.encode("utf-8")).hexdigest()
 
@@ -141,9 +141,53 @@ def _unique_files(paths: Sequence[Path]) -> list[Path]:
     return files
 
 
+#: Every line of a chunk, in order, with what both of its destinations need:
+#: quarantine rows (the id's Python twin is quarantine_id) and valid rows.
+_CHECKED_SQL = """
+with checked as ({validation})
+select
+    source_line,
+    raw_text,
+    reason,
+    detail,
+    record_id,
+    parent_id,
+    tenant_id,
+    created_at,
+    record_hash,
+    $kind as record_kind,
+    $source_file as source_file,
+    $now::timestamptz as batch_time,
+    case
+        when reason is not null
+            then md5($kind || chr(10) || $source_file || chr(10) || source_line::varchar
+                || chr(10) || raw_text)
+    end as quarantine_id
+from checked
+"""
+
+#: raw.quarantine column -> column of _CHECKED_SQL.
+_QUARANTINE_COLUMNS = {
+    "quarantine_id": "quarantine_id",
+    "record_kind": "record_kind",
+    "source_file": "source_file",
+    "source_line": "source_line",
+    "reason": "reason",
+    "detail": "detail",
+    "record_id": "record_id",
+    "raw_text": "raw_text",
+    "quarantined_at": "batch_time",
+}
+
+
+def _renamed(table: pa.Table, columns: Mapping[str, str]) -> pa.Table:
+    """The columns of `table` named by the values of `columns`, renamed to its keys."""
+    return pa.table({name: table.column(source) for name, source in columns.items()})
+
+
 @dataclass(frozen=True)
 class _Validated:
-    """One chunk, classified: its quarantine rows and its valid rows (with occurrence)."""
+    """One chunk, classified: its quarantine rows and its valid rows."""
 
     lines: int
     quarantine: pa.Table
@@ -163,7 +207,16 @@ class _Ingestion:
         self.columns = self.spec.columns
         self.ingested_at = dt.datetime.now(dt.UTC)
         self.report = IngestReport()
-        self._sql = validation_sql(self.kind)
+        self._sql = _CHECKED_SQL.format(validation=validation_sql(self.kind))
+        sources = {
+            self.spec.id_column: "record_id",
+            "record": "raw_text",
+            "ingested_at": "batch_time",
+        }
+        if self.spec.parent_column:
+            sources[self.spec.parent_column] = "parent_id"
+        #: raw table column -> column of _CHECKED_SQL.
+        self._valid_columns = {column: sources.get(column, column) for column in self.columns}
         self._validator = connect_duckdb(":memory:", VALIDATOR_MEMORY_LIMIT)
         # DuckDB creates its spill folder only when it spills, and removes it.
         spill = Path(tempfile.gettempdir()) / f"trellis-ingest-{os.getpid()}-{id(self):x}"
@@ -202,19 +255,31 @@ class _Ingestion:
                     on_progress(source, lines)
 
     def _validate(self, source: str, chunk: pa.Table) -> _Validated:
-        """Classify one chunk (validator connection only; runs on the worker thread)."""
+        """Classify one chunk (validator connection only; runs on the worker thread).
+
+        One statement yields every line, valid or not, then Arrow splits them:
+        no intermediate table, and the lines are read once.
+        """
         self._validator.register("chunk", chunk)
         try:
-            self._validator.execute(f"create or replace temp table checked as {self._sql}")
+            checked = self._validator.execute(
+                self._sql, {"kind": self.kind, "source_file": source, "now": self.ingested_at}
+            ).to_arrow_table()
         except duckdb.Error as exc:
             first_line = str(exc).strip().splitlines()[0]
             raise TrellisError(f"validating {source} failed: {first_line}") from exc
         finally:
             self._validator.unregister("chunk")
+        reason = checked.column("reason")
+        if reason.null_count == checked.num_rows:  # the usual case: all lines valid
+            valid, rejected = checked, checked.schema.empty_table()
+        else:
+            is_valid = pc.is_null(reason)
+            valid, rejected = checked.filter(is_valid), checked.filter(pc.invert(is_valid))
         return _Validated(
             lines=chunk.num_rows,
-            quarantine=self._quarantine_rows(source),
-            valid=self._valid_rows(source),
+            quarantine=_renamed(rejected, _QUARANTINE_COLUMNS),
+            valid=_renamed(valid, self._valid_columns),
         )
 
     def _store(self, validated: _Validated) -> int:
@@ -224,63 +289,13 @@ class _Ingestion:
         for rows in self._rounds(validated.valid):
             conflicts += self._append(rows)
         if conflicts:
-            quarantine = pa.concat_tables(
-                [quarantine, pa.Table.from_pylist(conflicts, schema=quarantine.schema)]
-            )
+            found = pa.Table.from_pylist(conflicts, schema=quarantine.schema)
+            # (pyarrow's CSV writer garbles a table whose first chunk is empty)
+            quarantine = pa.concat_tables([quarantine, found]) if quarantine.num_rows else found
         self._quarantine(quarantine)
         return validated.lines
 
-    def _quarantine_rows(self, source: str) -> pa.Table:
-        return self._validator.execute(
-            """
-            select
-                md5(? || chr(10) || ? || chr(10) || source_line::varchar || chr(10) || raw_text)
-                    as quarantine_id,
-                ? as record_kind,
-                ? as source_file,
-                source_line,
-                reason,
-                detail,
-                record_id,
-                raw_text,
-                ?::timestamptz as quarantined_at
-            from checked
-            where reason is not null
-            order by source_line
-            """,
-            [self.kind, source, self.kind, source, self.ingested_at],
-        ).to_arrow_table()
-
-    def _valid_rows(self, source: str) -> pa.Table:
-        expressions = {
-            self.spec.id_column: "record_id",
-            "tenant_id": "tenant_id",
-            "created_at": "created_at",
-            "record_hash": "record_hash",
-            "record": "raw_text",
-            "source_file": "$source_file",
-            "source_line": "source_line",
-            "ingested_at": "$ingested_at::timestamptz",
-        }
-        if self.spec.parent_column:
-            expressions[self.spec.parent_column] = "parent_id"
-        select = ",\n                ".join(
-            f"{expressions[column]} as {column}" for column in self.columns
-        )
-        return self._validator.execute(
-            f"""
-            select
-                {select},
-                row_number() over (partition by record_id order by source_line) as occurrence
-            from checked
-            where reason is null
-            order by source_line
-            """,
-            {"source_file": source, "ingested_at": self.ingested_at},
-        ).to_arrow_table()
-
-    @staticmethod
-    def _rounds(rows: pa.Table) -> Iterator[pa.Table]:
+    def _rounds(self, rows: pa.Table) -> Iterator[pa.Table]:
         """Rows split so no id repeats within a round: first occurrences, then seconds...
 
         Each round is appended before the next is compared, so a later
@@ -289,14 +304,20 @@ class _Ingestion:
         """
         if rows.num_rows == 0:
             return
-        occurrence = rows.column("occurrence")
-        last = pc.max(occurrence).as_py()
-        rows = rows.drop_columns(["occurrence"])
-        if last == 1:
+        ids = rows.column(self.spec.id_column)
+        if pc.count_distinct(ids).as_py() == rows.num_rows:  # the usual case
             yield rows
             return
-        for number in range(1, last + 1):
-            yield rows.filter(pc.equal(occurrence, number))
+        rows = rows.sort_by("source_line")
+        ids = rows.column(self.spec.id_column)
+        seen: Counter[str] = Counter()
+        occurrence = []
+        for record_id in ids.to_pylist():
+            seen[record_id] += 1
+            occurrence.append(seen[record_id])
+        numbers = pa.array(occurrence, pa.int64())
+        for number in range(1, max(occurrence) + 1):
+            yield rows.filter(pc.equal(numbers, number))
 
     def _append(self, rows: pa.Table) -> list[dict[str, Any]]:
         """Insert the new rows of one round; return quarantine rows for its conflicts.

@@ -32,7 +32,7 @@ class Store(ABC):
 
     @abstractmethod
     def load_temp_table(self, name: str, like: str, rows: pa.Table) -> None:
-        """Replace session-temporary table `name` (the columns of table `like`) by `rows`.
+        """Replace session-temporary table or view `name` (the columns of table `like`) by `rows`.
 
         The bulk path: appends are staged here, then moved with plain SQL
         (`insert ... select ... where not exists`) that is the same on both
