@@ -117,7 +117,7 @@ class _Connection(asyncio.Protocol):
         self.state = state
         self.buffer = b""
         self.transport: asyncio.Transport | None = None
-        self.queue: asyncio.Queue[tuple[str, dict[str, str], bytes] | None] = asyncio.Queue()
+        self.queue: asyncio.Queue[tuple[str, dict[str, str], bytes, float] | None] = asyncio.Queue()
         self.worker: asyncio.Task[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -145,7 +145,8 @@ class _Connection(asyncio.Protocol):
                 return
             body = self.buffer[head_end + 4 : head_end + 4 + length]
             self.buffer = self.buffer[head_end + 4 + length :]
-            self.queue.put_nowait((head.split("\r\n", 1)[0], headers, body))
+            arrived = asyncio.get_running_loop().time()
+            self.queue.put_nowait((head.split("\r\n", 1)[0], headers, body, arrived))
 
     async def _serve(self) -> None:
         # Requests on one connection are answered in order (HTTP/1.1).
@@ -153,14 +154,16 @@ class _Connection(asyncio.Protocol):
             item = await self.queue.get()
             if item is None or self.transport is None:
                 return
-            request_line, headers, raw = item
-            reply = await self._answer(request_line, headers, raw)
+            request_line, headers, raw, arrived = item
+            reply = await self._answer(request_line, headers, raw, arrived)
             if reply is None:
                 self.transport.close()
                 return
             self.transport.write(reply)
 
-    async def _answer(self, request_line: str, headers: dict[str, str], raw: bytes) -> bytes | None:
+    async def _answer(
+        self, request_line: str, headers: dict[str, str], raw: bytes, arrived: float
+    ) -> bytes | None:
         parts = request_line.split(" ")
         if len(parts) < 2 or parts[0] != "POST" or not parts[1].endswith("/chat/completions"):
             return _error(404, f"no route {request_line}")
@@ -180,9 +183,12 @@ class _Connection(asyncio.Protocol):
             return _error(500, "internal error")
         if name == "400":
             return _error(400, "bad request")
+        # The latency counts from the request's arrival, as a real backend's would:
+        # time spent queued behind other requests on this server is part of it.
         delay = float(arg) if name == "slow" else self.state.latency
-        if delay > 0:
-            await asyncio.sleep(delay)
+        remaining = delay - (asyncio.get_running_loop().time() - arrived)
+        if remaining > 0:
+            await asyncio.sleep(remaining)
         if name == "malformed":
             return _response(200, b'{"id": "chatcmpl-broken", "choices": [')
         return _response(200, json.dumps(completion_for(body, self.state.replier)).encode())
