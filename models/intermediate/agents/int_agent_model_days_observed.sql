@@ -4,24 +4,12 @@
 -- day_index (0 on the first day), the step of the confidence recursion.
 with
 
-calls as (
-    select * from {{ ref('int_agent_requests_joined') }}
+agent_model_days as (
+    select * from {{ ref('int_agent_model_calls_daily') }}
 ),
 
 global_scores as (
     select * from {{ ref('int_model_confidence_scored') }}
-),
-
-agent_model_days as (
-    select
-        agent_id,
-        model,
-        call_date,
-        count(*) as observation_count,
-        cast(sum(case when outcome = 'success' then 1 else 0 end) as bigint) as success_count
-    from calls
-    where outcome != 'cancelled'
-    group by agent_id, model, call_date
 ),
 
 pairs_first_seen as (

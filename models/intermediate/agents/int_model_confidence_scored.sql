@@ -5,8 +5,8 @@
 -- is not 'cancelled'; a success is outcome 'success'.
 with
 
-calls as (
-    select * from {{ ref('int_agent_requests_joined') }}
+agent_model_days as (
+    select * from {{ ref('int_agent_model_calls_daily') }}
 ),
 
 days as (
@@ -17,10 +17,9 @@ model_days as (
     select
         model,
         call_date,
-        count(*) as observation_count,
-        cast(sum(case when outcome = 'success' then 1 else 0 end) as bigint) as success_count
-    from calls
-    where outcome != 'cancelled'
+        cast(sum(observation_count) as bigint) as observation_count,
+        cast(sum(success_count) as bigint) as success_count
+    from agent_model_days
     group by model, call_date
 ),
 
