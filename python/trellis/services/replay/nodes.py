@@ -158,30 +158,24 @@ def _to_node(row: Sequence[Any]) -> Node:
 
 
 def load_nodes(db: Db, node_ids: Iterable[str]) -> dict[str, Node]:
-    ids = list(dict.fromkeys(node_ids))
-    nodes: dict[str, Node] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        rows = db.query(
-            f"select {_NODE_COLUMNS} from {NODES_TABLE} as n "
-            f"join {RAW_SCHEMA}.requests as r on r.request_id = n.node_id "
-            f"where n.node_id in ({placeholders(len(chunk))})",
-            chunk,
-        )
-        nodes.update((node.node_id, node) for node in map(_to_node, rows))
-    return nodes
+    return _load_where(db, "n.node_id", node_ids, chunk_size=500)
 
 
 def load_trees(db: Db, root_ids: Iterable[str]) -> dict[str, Node]:
     """Every node of the given trees (subtree replays and stale detection walk them)."""
-    roots = list(dict.fromkeys(root_ids))
+    return _load_where(db, "n.root_node_id", root_ids, chunk_size=200)
+
+
+def _load_where(db: Db, column: str, values: Iterable[str], chunk_size: int) -> dict[str, Node]:
+    """Nodes whose `column` (an identifier chosen by this module) is one of `values`."""
+    wanted = list(dict.fromkeys(values))
     nodes: dict[str, Node] = {}
-    for start in range(0, len(roots), 200):
-        chunk = roots[start : start + 200]
+    for start in range(0, len(wanted), chunk_size):
+        chunk = wanted[start : start + chunk_size]
         rows = db.query(
             f"select {_NODE_COLUMNS} from {NODES_TABLE} as n "
             f"join {RAW_SCHEMA}.requests as r on r.request_id = n.node_id "
-            f"where n.root_node_id in ({placeholders(len(chunk))})",
+            f"where {column} in ({placeholders(len(chunk))})",
             chunk,
         )
         nodes.update((node.node_id, node) for node in map(_to_node, rows))
