@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ from tests.test_ingest_helpers import (
     to_line,
     write_jsonl,
 )
+from trellis.errors import TrellisError
+from trellis.services import ingest as ingest_module
 from trellis.services import line_chunks
 from trellis.services.contract import REASONS
 from trellis.services.ingest import ingest_files, ingest_records, quarantine_id
@@ -59,6 +62,16 @@ REQUEST_BREACHES: list[tuple[str | dict[str, Any], str, str]] = [
     ('{"request_id": "r-nan", "latency_ms": NaN}', "invalid_json", "NaN"),
     ('{"request_id": "r-inf", "latency_ms": -inf}', "invalid_json", "Infinity"),
     ('{"request_id": "r-exp", "latency_ms": 1e999999}', "invalid_json", "exponent"),
+    # the same tokens in other spellings, spacing and places (the cheap
+    # pre-checks must let every one through to the exact check)
+    ('{"request_id": "r-nan2", "metadata": {"x":\tnan}}', "invalid_json", "NaN"),
+    ('{"request_id": "r-inf2", "xs": [1,  Infinity]}', "invalid_json", "Infinity"),
+    ('{"request_id": "r-inf3", "xs": [ -INF]}', "invalid_json", "Infinity"),
+    ('{"request_id": "r-inf4", "x": {"y": [[-iNfInItY]]}}', "invalid_json", "Infinity"),
+    ('{"request_id": "r-comma2", "xs": [1, 2 ,\t]}', "invalid_json", "trailing comma"),
+    ('{"request_id": "r-comma3", "x": {"y": 1 , }}', "invalid_json", "trailing comma"),
+    ('{"request_id": "r-exp2", "metadata": {"x": 1E+10000}}', "invalid_json", "exponent"),
+    ('{"request_id": "r-exp3", "metadata": {"x": 2.5e-16384}}', "invalid_json", "exponent"),
     ('{"request_id": "r-nul", "model": "a\\u0000b"}', "invalid_json", "u0000"),
     ("[1, 2, 3]", "not_an_object", "list"),
     ('"just a string"', "not_an_object", "string"),
@@ -314,6 +327,21 @@ def test_unicode_and_a_100_kb_message_round_trip_exactly(
     assert report.loaded == 2
 
 
+def test_numbers_both_targets_can_store_load_unchanged(target_env: Target, tmp_path: Path) -> None:
+    """Exponents up to 4 digits are JSON that PostgreSQL's numeric holds too."""
+    raw = to_line(request("big")).replace(
+        '"status"', '"metadata": {"huge": 1e9999, "tiny": -2.5E-9999, "n": -0.0}, "status"'
+    )
+    path = write_jsonl(tmp_path / "in.jsonl", [raw])
+    with open_store(target_env[0]) as store:  # type: ignore[arg-type]
+        report = ingest_files(store, "requests", [path])
+        stored = store.query("select cast(record as varchar) from raw.requests")[0][0]
+
+    assert (report.loaded, report.total_quarantined) == (1, 0)
+    metadata = json.loads(stored, parse_float=Decimal, parse_int=Decimal)["metadata"]
+    assert (metadata["huge"], metadata["tiny"]) == (Decimal("1e9999"), Decimal("-2.5e-9999"))
+
+
 def test_blank_lines_are_skipped_and_crlf_endings_are_accepted(
     target_env: Target, tmp_path: Path
 ) -> None:
@@ -448,3 +476,27 @@ def test_quarantine_ids_from_sql_and_python_agree(
     assert len(rows) == 2  # one from the validation SQL, one conflict built in Python
     for qid, source_file, line, raw_text in rows:
         assert qid == quarantine_id("requests", source_file, line, raw_text)
+
+
+def test_appends_commit_in_batches_and_a_failed_read_keeps_the_committed_ones(
+    target_env: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lines commit every COMMIT_LINES; a file that breaks midway loses only the open batch."""
+    monkeypatch.setattr(line_chunks, "CHUNK_BYTES", 2048)
+    monkeypatch.setattr(ingest_module, "COMMIT_LINES", 5)
+    lines = [to_line(request(f"r-{i:03d}")) for i in range(40)]
+    whole = ("\n".join(lines) + "\n").encode()
+    broken = tmp_path / "broken.jsonl.gz"
+    broken.write_bytes(gzip.compress(whole)[: len(gzip.compress(whole)) * 2 // 3])
+    complete = write_jsonl(tmp_path / "complete.jsonl", lines)
+    with open_store(target_env[0]) as store:  # type: ignore[arg-type]
+        with pytest.raises(TrellisError, match="cannot read"):
+            ingest_files(store, "requests", [broken])
+        committed = [row[0] for row in store.query("select request_id from raw.requests")]
+        report = ingest_files(store, "requests", [complete])
+        total = count(store, "requests")
+
+    assert 0 < len(committed) < 40
+    assert sorted(committed) == [f"r-{i:03d}" for i in range(len(committed))]
+    assert (report.loaded, report.duplicates) == (40 - len(committed), len(committed))
+    assert total == 40

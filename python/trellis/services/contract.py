@@ -13,8 +13,9 @@ is decided later, against the stored rows.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 RecordKind = Literal["requests", "feedback"]
 RECORD_KINDS: tuple[RecordKind, ...] = ("requests", "feedback")
@@ -260,12 +261,13 @@ def _field_checks(rules: tuple[FieldRule, ...]) -> dict[str, list[str]]:
                 )
                 + " end"
             )
-        number = f"try_cast({v} as double)"
+        number = v  # json_transform reads numbers as DOUBLE (see _shape)
+        shown_number = f"cast({v} as varchar)"
         is_number = f"not ({_not_one_of(t, _JSON_TYPE_NAMES['number'])})"
         if rule.is_token_count:
             checks[NEGATIVE_TOKENS].append(
                 f"case when {is_number} and {number} < 0 then "
-                + _problem(NEGATIVE_TOKENS, f"{name} || ' is ' || {v}")
+                + _problem(NEGATIVE_TOKENS, f"{name} || ' is ' || {shown_number}")
                 + " end"
             )
         bounds: list[str] = []
@@ -279,7 +281,9 @@ def _field_checks(rules: tuple[FieldRule, ...]) -> dict[str, list[str]]:
             allowed = _describe_range(rule)
             checks[OUT_OF_RANGE].append(
                 f"case when {is_number} and ({' or '.join(bounds)}) then "
-                + _problem(OUT_OF_RANGE, f"{name} || ' is ' || {v} || {_lit(', ' + allowed)}")
+                + _problem(
+                    OUT_OF_RANGE, f"{name} || ' is ' || {shown_number} || {_lit(', ' + allowed)}"
+                )
                 + " end"
             )
     return checks
@@ -293,24 +297,47 @@ def _describe_range(rule: FieldRule) -> str:
     return f"expected {rule.minimum:g} to {rule.maximum:g}"
 
 
-#: Just what the message checks read, for json_transform.
-_MESSAGE_SHAPE = _lit('{"request": {"messages": [{"role": "VARCHAR", "content": "JSON"}]}}')
+def _shape(scalars: tuple[FieldRule, ...], with_messages: bool) -> str:
+    """The json_transform structure that reads every scalar field (and messages) at once.
+
+    Strings and timestamps come out as text, numbers as DOUBLE (no number
+    formatting), whatever their JSON type: the type itself is read
+    separately (json_type), so a number where a string belongs is still
+    reported. An object field that is not an object gives null members,
+    which the type checks report instead.
+    """
+    tree: dict[str, Any] = {}
+    for rule in scalars:
+        *parents, leaf = rule.path.split(".")
+        node = tree
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = "DOUBLE" if rule.type == "number" else "VARCHAR"
+    if with_messages:
+        tree.setdefault("request", {})["messages"] = [{"role": "VARCHAR", "content": "JSON"}]
+    return _lit(json.dumps(tree))
+
+
+def _member(rule: FieldRule) -> str:
+    """SQL reading `rule`'s value out of the `shape` struct."""
+    return "shape" + "".join(f"[{_lit(key)}]" for key in rule.path.split("."))
 
 
 def _messages_fine_sql() -> str:
     """True when every message in `message_shapes` surely passes _message_problem_sql.
 
-    One json_transform pass instead of parsing each message again: a message
-    that is not an object comes out with a null role, a role that is not a
-    string never casts to a role name, and content stays JSON text (null when
-    absent or null). Only the lines this does not clear pay for the exact,
-    per-message checks that name the problem.
+    Read from the one json_transform pass: a message that is not an object
+    comes out with a null role, a role that is not a string never equals a
+    role name, and content stays JSON text (null when absent or null). Only
+    the lines this does not clear pay for the exact, per-message checks that
+    name the problem.
     """
     roles = "[" + ", ".join(_lit(role) for role in MESSAGE_ROLES) + "]"
     return (
         "len(message_shapes) > 0 and list_bool_and(list_transform(message_shapes, lambda m: "
         f"list_contains({roles}, m.role) "
-        "and (m.content is null or left(m.content, 1) in ('\"', '['))))"
+        "and (m.content is null or starts_with(m.content, '\"') "
+        "or starts_with(m.content, '['))))"
     )
 
 
@@ -346,29 +373,46 @@ def _message_problem_sql() -> tuple[str, str]:
 #: tokens that DuckDB's lenient parser accepts but JSON (and PostgreSQL) do not.
 _JSON_STRING = r'"(?:[^"\\]|\\.)*"'
 #: What DuckDB's parser accepts beyond JSON: NaN/Infinity (any case), trailing
-#: commas, and numbers too large for PostgreSQL's numeric (exponent >= 1e100000).
-_NON_JSON_TOKENS = r"(?i)nan|inf|,\s*[\]}]|[0-9][eE][+-]?[0-9]{6,}"
-#: A cheap test on the raw text that such a token may be there.
-_NON_JSON_HINT = r"(?i)[:\[,]\s*[+-]?(nan|inf)|,\s*[\]}]|[0-9][eE][+-]?[0-9]{6,}"
+#: commas; and numbers PostgreSQL's numeric cannot hold (it stops at
+#: exponents of -16384 and +131072; 5-digit exponents are refused).
+_NON_JSON_TOKENS = r"(?i)nan|inf|,\s*[\]}]|[0-9][eE][+-]?[0-9]{5,}"
+#: Cheap tests on the raw text that such a token may be there: every one
+#: starts with a literal byte, which RE2 finds with memchr, so a line without
+#: candidates costs a fraction of one regex pass over it. Together they match
+#: every line that _NON_JSON_TOKENS flags once strings are blanked out
+#: (NaN/Infinity can only follow ':', ',' or '[' and whitespace).
+_NON_JSON_HINTS = (
+    r":\s*[+-]?([nN][aA]|[iI][nN])",
+    r",\s*[+-]?([nN][aA]|[iI][nN])",
+    r"\[\s*[+-]?([nN][aA]|[iI][nN])",
+    r",\s*[\]}]",
+    r"e[+-]?[0-9]{5}",
+    r"E[+-]?[0-9]{5}",
+)
 _NUL_ESCAPE = r"(^|[^\\])(\\\\)*\\u0000"
 
 
 def validation_sql(kind: RecordKind) -> str:
-    """SQL over table `chunk(source_line, line, is_utf8)`: one row per non-blank line.
+    """SQL over table `chunk(source_line, line, is_utf8, record_hash)`: one row per non-blank line.
 
     Columns: source_line, raw_text, reason, detail (null when valid),
     record_id, parent_id, tenant_id, created_at, record_hash.
+
+    Each line is parsed twice, whatever its size: one json_type call reads
+    the type of the document and of every contract field (null: not JSON),
+    one json_transform reads every scalar value and the messages. The
+    detailed per-message checks run only for lines the cheap screen flags.
     """
     spec = KIND_SPECS[kind]
     rules = spec.rules
     index = {rule.path: position for position, rule in enumerate(rules, start=1)}
-    paths = "[" + ", ".join(_lit("$." + rule.path) for rule in rules) + "]"
-    # Texts only of scalar fields: the text of an object is a costly re-serialization.
-    scalars = [rule for rule in rules if rule.type not in ("object", "array")]
-    scalar_paths = "[" + ", ".join(_lit("$." + rule.path) for rule in scalars) + "]"
+    paths = "[" + ", ".join(_lit(p) for p in ["$", *("$." + rule.path for rule in rules)]) + "]"
+    scalars = tuple(rule for rule in rules if rule.type not in ("object", "array"))
     unpacked = ",\n        ".join(
-        [f"types[{i}] as t_{i}" for i in range(1, len(rules) + 1)]
-        + [f"texts[{n}] as v_{index[rule.path]}" for n, rule in enumerate(scalars, start=1)]
+        # types[1] is the document's own type
+        [f"types[{i + 1}] as t_{i}" for i in range(1, len(rules) + 1)]
+        + [f"{_member(rule)} as v_{index[rule.path]}" for rule in scalars]
+        + (["shape['request']['messages'] as message_shapes"] if spec.checks_messages else [])
     )
     checks = _field_checks(rules)
     messages_cte = ""
@@ -390,21 +434,11 @@ def validation_sql(kind: RecordKind) -> str:
         )
         messages_cte = f""",
 
-messages_shaped as (
-    select
-        *,
-        case
-            when t_{index["request.messages"]} = 'ARRAY'
-                then json_transform(raw_text, {_MESSAGE_SHAPE}).request.messages
-        end as message_shapes
-    from fields
-),
-
 messages_screened as (
     select
         *,
         coalesce({_messages_fine_sql()}, false) as messages_fine
-    from messages_shaped
+    from fields
 ),
 
 with_messages as (
@@ -443,23 +477,34 @@ with_message_problems as (
         INVALID_JSON, "'NaN, Infinity, a trailing comma or a huge exponent is not JSON'"
     )
     nul_escape = _problem(INVALID_JSON, "'the \\u0000 escape cannot be stored'")
-    not_an_object = _problem(NOT_AN_OBJECT, "'line is ' || " + _type_word("json_type(raw_text)"))
+    not_an_object = _problem(NOT_AN_OBJECT, "'line is ' || " + _type_word("types[1]"))
     blank = _lit(r"\s*")
-    non_json_hint = _lit(_NON_JSON_HINT)
+    hints = "\n                or ".join(
+        f"regexp_matches(raw_text, {_lit(hint)})" for hint in _NON_JSON_HINTS
+    )
     json_string = _lit(_JSON_STRING)
     non_json = _lit(_NON_JSON_TOKENS)
     nul_text = _lit("\\u0000")
     nul_pattern = _lit(_NUL_ESCAPE)
+    shape = _shape(scalars, spec.checks_messages)
     return f"""
 with
 
 records as (
     select
         source_line,
-        case when ends_with(line, chr(13)) then rtrim(line, chr(13)) else line end as raw_text,
-        is_utf8
+        line as raw_text,
+        is_utf8,
+        record_hash
     from chunk
     where not regexp_full_match(line, {blank})
+),
+
+typed as (
+    select
+        *,
+        case when is_utf8 then try(json_type(raw_text, {paths})) end as types
+    from records
 ),
 
 parsed as (
@@ -468,28 +513,23 @@ parsed as (
         case
             when not is_utf8
                 then {not_utf8}
-            when not json_valid(raw_text)
+            when types is null
                 then {invalid_json}
-            when regexp_matches(raw_text, {non_json_hint})
+            when ({hints})
                 and regexp_matches(regexp_replace(raw_text, {json_string}, '""', 'g'), {non_json})
                 then {non_json_tokens}
             when contains(raw_text, {nul_text}) and regexp_matches(raw_text, {nul_pattern})
                 then {nul_escape}
-            when json_type(raw_text) <> 'OBJECT'
+            when types[1] <> 'OBJECT'
                 then {not_an_object}
         end as syntax_problem
-    from records
+    from typed
 ),
 
-extracted as (
+shaped as (
     select
-        source_line,
-        raw_text,
-        syntax_problem,
-        case when syntax_problem is null then json_type(raw_text, {paths}) end as types,
-        case
-            when syntax_problem is null then json_extract_string(raw_text, {scalar_paths})
-        end as texts
+        *,
+        case when syntax_problem is null then json_transform(raw_text, {shape}) end as shape
     from parsed
 ),
 
@@ -497,15 +537,17 @@ fields as (
     select
         source_line,
         raw_text,
+        record_hash,
         syntax_problem,
         {unpacked}
-    from extracted
+    from shaped
 ){messages_cte},
 
 checked as (
     select
         source_line,
         raw_text,
+        record_hash,
         coalesce(syntax_problem, {problem}) as problem,
         case when t_{id_i} = 'VARCHAR' then v_{id_i} end as record_id,
         {parent_sql} as parent_id,
@@ -523,6 +565,6 @@ select
     parent_id,
     tenant_id,
     case when problem is null then cast(upper(created_at_text) as timestamptz) end as created_at,
-    case when problem is null then md5(json(raw_text)) end as record_hash
+    record_hash
 from checked
 """

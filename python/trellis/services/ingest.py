@@ -3,20 +3,20 @@
 One path for every input: lines of JSON text in bounded chunks
 (trellis.services.line_chunks) are classified by vectorized SQL in an
 in-memory DuckDB (trellis.services.contract), then appended to the target
-through the Store interface with statements that are the same on DuckDB and
-PostgreSQL. `ingest_records` (replay and judge runners) feeds the very same
-pipeline.
+through the Store interface (`insert_new`, `stored_twins`: the same
+statements on DuckDB and PostgreSQL). `ingest_records` (replay and judge
+runners) feeds the very same pipeline.
+
+Three stages overlap, each mostly outside the GIL: a reader thread splits
+and hashes chunk k+2, a validator thread classifies chunk k+1, and the
+calling thread appends chunk k. Appends run in transactions of up to
+COMMIT_LINES lines, so DuckDB writes whole row groups straight to the file.
 
 Idempotence: a record whose id is stored with the same `record_hash` is a
 duplicate; with another hash its content is compared parsed (so key order,
 whitespace, escapes and number spelling never make a false conflict) and,
 when it really differs, quarantined as `conflict`, leaving the stored row
 untouched. Within one batch the first occurrence of an id wins.
-
-`record_hash` is the md5 of the record as minified by DuckDB's `json()`
-(whitespace, escapes and number spelling normalized; key order kept):
-hashing a key-sorted serialization per record in Python would cost more
-than the whole rest of the pipeline.
 
 Quarantine rows have a stable id (kind, file, line, text), so re-ingesting a
 bad file adds no rows; the report still counts those lines as quarantined
@@ -33,8 +33,11 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Empty, Full, Queue
+from threading import Event, Thread
 from typing import Any
 
 import duckdb
@@ -50,13 +53,16 @@ from trellis.storage.duckdb_store import connect_duckdb
 
 __all__ = ["IngestReport", "ingest_files", "ingest_records", "quarantine_id"]
 
-_STAGE = "trellis_ingest_stage"  # + "_<kind>": PostgreSQL keeps temp tables per session
-_QUARANTINE_STAGE = "trellis_ingest_quarantine"
-
-#: Budget of the in-memory DuckDB that validates chunks: its JSON functions
-#: keep the parsed documents of a vector per thread, some 20x a chunk's bytes
-#: (line_chunks.CHUNK_BYTES) at worst.
-VALIDATOR_MEMORY_LIMIT = "384MB"
+#: Budget of the in-memory DuckDB that validates chunks: it holds one chunk's
+#: classification (no record text) and the parsed documents of the vectors
+#: in flight.
+VALIDATOR_MEMORY_LIMIT = "256MB"
+#: Lines per append transaction: a crash loses at most this much work (a
+#: re-run redoes it, idempotently), and DuckDB writes the full row groups of
+#: a transaction straight to the database file.
+COMMIT_LINES = 500_000
+#: Chunks the reader thread may hold ready ahead of the validator.
+READ_AHEAD = 1
 
 #: Called after each chunk with (source, lines read so far in it).
 ProgressCallback = Callable[[str, int], None]
@@ -141,23 +147,18 @@ def _unique_files(paths: Sequence[Path]) -> list[Path]:
     return files
 
 
-#: Every line of a chunk, in order, with what both of its destinations need:
-#: quarantine rows (the id's Python twin is quarantine_id) and valid rows.
+#: Every line of a chunk but blank ones, in order, classified. The record
+#: text and hash stay in the chunk (Arrow): only small columns come back.
 _CHECKED_SQL = """
 with checked as ({validation})
 select
     source_line,
-    raw_text,
     reason,
     detail,
     record_id,
     parent_id,
     tenant_id,
     created_at,
-    record_hash,
-    $kind as record_kind,
-    $source_file as source_file,
-    $now::timestamptz as batch_time,
     case
         when reason is not null
             then md5($kind || chr(10) || $source_file || chr(10) || source_line::varchar
@@ -166,28 +167,10 @@ select
 from checked
 """
 
-#: raw.quarantine column -> column of _CHECKED_SQL.
-_QUARANTINE_COLUMNS = {
-    "quarantine_id": "quarantine_id",
-    "record_kind": "record_kind",
-    "source_file": "source_file",
-    "source_line": "source_line",
-    "reason": "reason",
-    "detail": "detail",
-    "record_id": "record_id",
-    "raw_text": "raw_text",
-    "quarantined_at": "batch_time",
-}
-
-
-def _renamed(table: pa.Table, columns: Mapping[str, str]) -> pa.Table:
-    """The columns of `table` named by the values of `columns`, renamed to its keys."""
-    return pa.table({name: table.column(source) for name, source in columns.items()})
-
 
 @dataclass(frozen=True)
 class _Validated:
-    """One chunk, classified: its quarantine rows and its valid rows."""
+    """One chunk, classified: its quarantine rows and its valid rows (raw table columns)."""
 
     lines: int
     quarantine: pa.Table
@@ -204,26 +187,14 @@ class _Ingestion:
         self.store = store
         self.kind = self.spec.kind
         self.table = f"{RAW_SCHEMA}.{self.spec.table}"
-        self.columns = self.spec.columns
         self.ingested_at = dt.datetime.now(dt.UTC)
         self.report = IngestReport()
         self._sql = _CHECKED_SQL.format(validation=validation_sql(self.kind))
-        sources = {
-            self.spec.id_column: "record_id",
-            "record": "raw_text",
-            "ingested_at": "batch_time",
-        }
-        if self.spec.parent_column:
-            sources[self.spec.parent_column] = "parent_id"
-        #: raw table column -> column of _CHECKED_SQL.
-        self._valid_columns = {column: sources.get(column, column) for column in self.columns}
         self._validator = connect_duckdb(":memory:", VALIDATOR_MEMORY_LIMIT)
         # DuckDB creates its spill folder only when it spills, and removes it.
         spill = Path(tempfile.gettempdir()) / f"trellis-ingest-{os.getpid()}-{id(self):x}"
         self._validator.execute("set temp_directory = ?", [str(spill)])
-        # One thread: the parallelism is validation overlapping the appends
-        # (see run); more threads measured more CPU and no faster on 2 cores.
-        self._validator.execute("set threads = 1")
+        self._source = ""
 
     def __enter__(self) -> _Ingestion:
         return self
@@ -237,49 +208,96 @@ class _Ingestion:
         """Validate chunk k+1 (a worker thread) while chunk k is appended (this thread).
 
         Both sides spend their time inside DuckDB/psycopg, which release the
-        GIL, so the overlap is real; at most two validated chunks wait.
+        GIL, so the overlap is real; the reader thread keeps the next chunk
+        split and hashed. Appends are committed every COMMIT_LINES lines and
+        at the end of the source.
         """
+        self._source = source
         lines = 0
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="trellis-validate") as pool:
+        with (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="trellis-validate") as pool,
+            _read_ahead(chunks) as ready,
+            _Committer(self.store, COMMIT_LINES) as committer,
+        ):
             pending: Future[_Validated] | None = None
-            for chunk in chunks:
+            for chunk in ready:
                 validating = pool.submit(self._validate, source, chunk)
                 if pending is not None:
-                    lines += self._store(pending.result())
+                    lines += committer.add(self._store(pending.result()))
                     if on_progress:
                         on_progress(source, lines)
                 pending = validating
             if pending is not None:
-                lines += self._store(pending.result())
+                lines += committer.add(self._store(pending.result()))
                 if on_progress:
                     on_progress(source, lines)
 
     def _validate(self, source: str, chunk: pa.Table) -> _Validated:
-        """Classify one chunk (validator connection only; runs on the worker thread).
-
-        One statement yields every line, valid or not, then Arrow splits them:
-        no intermediate table, and the lines are read once.
-        """
+        """Classify one chunk (validator connection only; runs on the worker thread)."""
         self._validator.register("chunk", chunk)
         try:
             checked = self._validator.execute(
-                self._sql, {"kind": self.kind, "source_file": source, "now": self.ingested_at}
+                self._sql, {"kind": self.kind, "source_file": source}
             ).to_arrow_table()
         except duckdb.Error as exc:
-            first_line = str(exc).strip().splitlines()[0]
-            raise TrellisError(f"validating {source} failed: {first_line}") from exc
+            message = str(exc).strip().splitlines()[0]
+            raise TrellisError(f"validating {source} failed: {message}") from exc
         finally:
             self._validator.unregister("chunk")
+        texts, hashes = chunk.column("line"), chunk.column("record_hash")
+        if checked.num_rows < chunk.num_rows:  # blank lines were skipped
+            # Lines are numbered consecutively within a chunk: position = line - first.
+            first_line = chunk.column("source_line")[0].as_py()
+            positions = pc.subtract(checked.column("source_line"), first_line)
+            texts, hashes = texts.take(positions), hashes.take(positions)
         reason = checked.column("reason")
         if reason.null_count == checked.num_rows:  # the usual case: all lines valid
-            valid, rejected = checked, checked.schema.empty_table()
-        else:
-            is_valid = pc.is_null(reason)
-            valid, rejected = checked.filter(is_valid), checked.filter(pc.invert(is_valid))
+            return _Validated(
+                chunk.num_rows,
+                self._quarantine_rows(checked.slice(0, 0), texts.slice(0, 0)),
+                self._valid_rows(checked, texts, hashes),
+            )
+        is_valid = pc.is_null(reason)
+        is_rejected = pc.invert(is_valid)
         return _Validated(
-            lines=chunk.num_rows,
-            quarantine=_renamed(rejected, _QUARANTINE_COLUMNS),
-            valid=_renamed(valid, self._valid_columns),
+            chunk.num_rows,
+            self._quarantine_rows(checked.filter(is_rejected), texts.filter(is_rejected)),
+            self._valid_rows(
+                checked.filter(is_valid), texts.filter(is_valid), hashes.filter(is_valid)
+            ),
+        )
+
+    def _valid_rows(self, checked: pa.Table, texts: pa.ChunkedArray, hashes: Any) -> pa.Table:
+        """Rows shaped like the raw table (its columns in KindSpec.columns order)."""
+        count = checked.num_rows
+        values: dict[str, Any] = {
+            self.spec.id_column: checked.column("record_id"),
+            "tenant_id": checked.column("tenant_id"),
+            "created_at": checked.column("created_at"),
+            "record_hash": hashes,
+            "record": texts,
+            "source_file": pa.repeat(self._source, count),
+            "source_line": checked.column("source_line"),
+            "ingested_at": pa.repeat(pa.scalar(self.ingested_at, _TIMESTAMP), count),
+        }
+        if self.spec.parent_column:
+            values[self.spec.parent_column] = checked.column("parent_id")
+        return pa.table({column: values[column] for column in self.spec.columns})
+
+    def _quarantine_rows(self, checked: pa.Table, texts: pa.ChunkedArray) -> pa.Table:
+        count = checked.num_rows
+        return pa.table(
+            {
+                "quarantine_id": checked.column("quarantine_id"),
+                "record_kind": pa.repeat(self.kind, count),
+                "source_file": pa.repeat(self._source, count),
+                "source_line": checked.column("source_line"),
+                "reason": checked.column("reason"),
+                "detail": checked.column("detail"),
+                "record_id": checked.column("record_id"),
+                "raw_text": texts,
+                "quarantined_at": pa.repeat(pa.scalar(self.ingested_at, _TIMESTAMP), count),
+            }
         )
 
     def _store(self, validated: _Validated) -> int:
@@ -322,42 +340,18 @@ class _Ingestion:
     def _append(self, rows: pa.Table) -> list[dict[str, Any]]:
         """Insert the new rows of one round; return quarantine rows for its conflicts.
 
-        The stored side is read by id and hash only (the records are read
-        for hash mismatches alone); the insert relies on the primary key
-        (`on conflict do nothing`) instead of an anti-join.
+        The primary key skips stored ids (`on conflict do nothing`); only
+        when some were skipped are they compared with the stored rows.
         """
-        store, table, key = self.store, self.table, self.spec.id_column
-        stage = f"{_STAGE}_{self.kind}"
-        store.load_temp_table(stage, table, rows)
-        matched, same = store.query(
-            f"""
-            select count(*), count(case when stored.record_hash = staged.record_hash then 1 end)
-            from {stage} as staged
-            inner join {table} as stored on stored.{key} = staged.{key}
-            """
-        )[0]
-        differing: list[tuple[Any, ...]] = []
-        if matched > same:
-            differing = store.query(
-                f"""
-                select staged.source_line, staged.{key}, cast(stored.record as varchar)
-                from {stage} as staged
-                inner join {table} as stored
-                    on stored.{key} = staged.{key} and stored.record_hash <> staged.record_hash
-                """
-            )
-        if rows.num_rows > matched:
-            columns = ", ".join(self.columns)
-            store.execute(
-                f"""
-                insert into {table} ({columns})
-                select {columns} from {stage}
-                on conflict do nothing
-                """
-            )
+        store, key = self.store, self.spec.id_column
+        inserted = store.insert_new(self.table, key, rows)
+        if inserted == rows.num_rows:
+            self.report.loaded += inserted
+            return []
+        matched, differing = store.stored_twins(self.table, key, rows)
         conflicts = self._conflicts(rows, differing)
-        self.report.duplicates += matched - len(conflicts)
-        self.report.loaded += rows.num_rows - matched
+        self.report.duplicates += matched - inserted - len(conflicts)
+        self.report.loaded += inserted
         return conflicts
 
     def _conflicts(self, rows: pa.Table, differing: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
@@ -372,7 +366,6 @@ class _Ingestion:
                 strict=True,
             )
         )
-        source = rows.column("source_file")[0].as_py()
         conflicts = []
         for line, record_id, stored_text in differing:
             text = texts[line]
@@ -380,9 +373,9 @@ class _Ingestion:
                 continue  # same content, spelled differently
             conflicts.append(
                 {
-                    "quarantine_id": quarantine_id(self.kind, source, line, text),
+                    "quarantine_id": quarantine_id(self.kind, self._source, line, text),
                     "record_kind": self.kind,
-                    "source_file": source,
+                    "source_file": self._source,
                     "source_line": line,
                     "reason": CONFLICT,
                     "detail": f"{self.spec.id_column} {record_id!r} is already stored "
@@ -397,26 +390,82 @@ class _Ingestion:
     def _quarantine(self, rows: pa.Table) -> None:
         if rows.num_rows == 0:
             return
-        store = self.store
-        quarantine = f"{RAW_SCHEMA}.quarantine"
-        store.load_temp_table(_QUARANTINE_STAGE, quarantine, rows)
-        known = store.query(
-            f"""
-            select count(*)
-            from {_QUARANTINE_STAGE} as staged
-            inner join {quarantine} as stored on stored.quarantine_id = staged.quarantine_id
-            """
-        )[0][0]
-        store.execute(
-            f"""
-            insert into {quarantine}
-            select * from {_QUARANTINE_STAGE} as staged
-            where not exists (
-                select 1 from {quarantine} as stored
-                where stored.quarantine_id = staged.quarantine_id
-            )
-            on conflict do nothing
-            """
-        )
-        self.report.already_quarantined += known
+        inserted = self.store.insert_new(f"{RAW_SCHEMA}.quarantine", "quarantine_id", rows)
+        self.report.already_quarantined += rows.num_rows - inserted
         self.report._add_quarantined(Counter(rows.column("reason").to_pylist()))
+
+
+_TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+
+class _Committer:
+    """Keeps one store transaction open, committing it every `every` lines."""
+
+    def __init__(self, store: Store, every: int) -> None:
+        self._store = store
+        self._every = every
+        self._lines = 0
+        self._stack = ExitStack()
+
+    def __enter__(self) -> _Committer:
+        self._stack.enter_context(self._store.transaction())
+        return self
+
+    def add(self, lines: int) -> int:
+        """Count `lines` as appended; commit and open a new transaction past the limit."""
+        self._lines += lines
+        if self._lines >= self._every:
+            self._stack.close()
+            self._stack.enter_context(self._store.transaction())
+            self._lines = 0
+        return lines
+
+    def __exit__(self, *exc: Any) -> bool | None:
+        return self._stack.__exit__(*exc)
+
+
+_DONE = object()
+
+
+@contextmanager
+def _read_ahead(chunks: Iterator[pa.Table]) -> Iterator[Iterator[pa.Table]]:
+    """`chunks`, produced READ_AHEAD ahead by a reader thread (reading, splitting, hashing).
+
+    The reader's errors surface in the consumer; when the consumer stops
+    early, the reader stops at its next chunk.
+    """
+    ready: Queue[Any] = Queue(maxsize=READ_AHEAD)
+    stop = Event()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                while not stop.is_set():
+                    try:
+                        ready.put(chunk, timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            ready.put(_DONE)
+        except BaseException as exc:  # handed to the consumer
+            ready.put(exc)
+
+    def consume() -> Iterator[pa.Table]:
+        while (item := ready.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    reader = Thread(target=produce, name="trellis-read", daemon=True)
+    reader.start()
+    try:
+        yield consume()
+    finally:
+        stop.set()
+        while reader.is_alive():  # unblock a reader waiting to put
+            try:
+                ready.get_nowait()
+            except Empty:
+                reader.join(0.05)

@@ -1,18 +1,25 @@
-"""Input files as a stream of Arrow chunks: (source_line, line, is_utf8).
+"""Input files as a stream of Arrow chunks: (source_line, line, is_utf8, record_hash).
 
 Every input format becomes the same thing, lines of JSON text numbered from
 1, so one validation path serves JSONL, gzip, Parquet and in-memory records.
 Chunks are bounded in bytes, so a file of any size streams in bounded memory.
 Splitting and UTF-8 checking are vectorized (Arrow compute); Python touches
-each line only when a chunk holds invalid UTF-8 or comes from Parquet.
+each line only to hash it (xxh3, well under a microsecond), and to decode it
+when a chunk holds invalid UTF-8 or comes from Parquet.
+
+`record_hash` is the 128-bit xxh3 of the line as stored (UTF-8, without a
+trailing carriage return), in hex: the fingerprint that tells a re-sent
+record from a changed one without reading stored records back.
 """
 
 from __future__ import annotations
 
 import base64
+import bisect
 import datetime as dt
 import decimal
 import gzip
+import itertools
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -21,18 +28,27 @@ from typing import Any, Protocol
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import xxhash
 
 from trellis.errors import TrellisError
 
-#: Bytes of text per chunk: large enough to amortize DuckDB's per-query cost,
-#: small enough that a chunk and its derived tables stay well under the
-#: memory budget.
-CHUNK_BYTES = 8 * 1024 * 1024
+#: Bytes of text per chunk: large enough to amortize DuckDB's per-statement
+#: cost (planning the validation SQL takes some 20 ms), small enough that a
+#: chunk and its validated copy stay well under the memory budget.
+CHUNK_BYTES = 32 * 1024 * 1024
 #: Rows per chunk for row-wise inputs (Parquet, records).
 CHUNK_ROWS = 20_000
+#: Rows and text bytes per Arrow record batch of a chunk (see _chunk).
+BATCH_ROWS = 4096
+BATCH_BYTES = 4 * 1024 * 1024
 
 CHUNK_SCHEMA = pa.schema(
-    [("source_line", pa.int64()), ("line", pa.large_string()), ("is_utf8", pa.bool_())]
+    [
+        ("source_line", pa.int64()),
+        ("line", pa.large_string()),
+        ("is_utf8", pa.bool_()),
+        ("record_hash", pa.string()),
+    ]
 )
 
 #: Top-level fields that are JSON objects in the contract; Parquet may carry
@@ -43,7 +59,7 @@ OBJECT_FIELDS = frozenset(
 
 
 class _Readable(Protocol):
-    def read(self, size: int = ..., /) -> bytes: ...
+    def readinto(self, buffer: memoryview, /) -> int | None: ...
 
 
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -87,41 +103,101 @@ def record_to_json(record: Mapping[str, Any]) -> str:
 
 
 def _text_chunks(stream: _Readable, path: Path) -> Iterator[pa.Table]:
+    """Chunks of whole lines, read into one reused buffer (no per-chunk allocation).
+
+    The bytes after the last newline move to the front of the buffer for the
+    next read; a line longer than the buffer doubles it.
+    """
+    buffer = bytearray(CHUNK_BYTES)
+    filled = 0  # bytes at the front: the unfinished last line of the previous read
     next_line = 1
-    carry = b""
     while True:
-        try:
-            block = stream.read(CHUNK_BYTES)
-        except (OSError, EOFError) as exc:
-            raise TrellisError(f"cannot read {path}: {exc}") from exc
-        if not block:
+        if filled == len(buffer):
+            buffer.extend(bytes(len(buffer)))
+        with memoryview(buffer) as view:
+            try:
+                read = stream.readinto(view[filled:])
+            except (OSError, EOFError) as exc:
+                raise TrellisError(f"cannot read {path}: {exc}") from exc
+        if not read:
             break
-        data = carry + block
-        cut = data.rfind(b"\n")
+        end = filled + read
+        cut = buffer.rfind(b"\n", filled, end)
         if cut < 0:
-            carry = data
+            filled = end
             continue
-        carry = data[cut + 1 :]
-        table = _table_from_bytes(data[:cut], next_line)
+        table = _table_from_bytes(buffer, cut, next_line)
         next_line += table.num_rows
         yield table
-    if carry:
-        yield _table_from_bytes(carry, next_line)
+        buffer[: end - cut - 1] = buffer[cut + 1 : end]
+        filled = end - cut - 1
+    if filled:
+        yield _table_from_bytes(buffer, filled, next_line)
 
 
-def _table_from_bytes(data: bytes, first_line: int) -> pa.Table:
-    """Split newline-separated bytes into numbered lines (no trailing newline in data)."""
-    binary = pc.split_pattern(pa.array([data], pa.large_binary()), b"\n").flatten()
-    count = len(binary)
+def _table_from_bytes(buffer: bytearray, size: int, first_line: int) -> pa.Table:
+    """Split the first `size` bytes of `buffer` (newline-separated) into numbered lines.
+
+    The lines are copied out: the buffer is reused. A carriage return ending
+    a line (CRLF files) is not part of it.
+    """
+    with memoryview(buffer) as view:
+        data = pa.py_buffer(view[:size])
+        whole = pa.LargeBinaryArray.from_buffers(
+            pa.large_binary(), 1, [None, pa.array([0, size], pa.int64()).buffers()[1], data]
+        )
+        binary = pc.split_pattern(whole, b"\n").flatten()
+        del whole, data
     try:
         lines = binary.cast(pa.large_string())
-        is_utf8 = pa.repeat(True, count)
+        is_utf8 = pa.repeat(True, len(lines))
+        if buffer.find(b"\r", 0, size) >= 0:
+            lines = pc.utf8_rtrim(lines, characters="\r")
     except pa.ArrowInvalid:
-        decoded = [_decode(value) for value in binary.to_pylist()]
+        decoded = [_decode(value.rstrip(b"\r")) for value in binary.to_pylist()]
         lines = pa.array([text for text, _ in decoded], pa.large_string())
         is_utf8 = pa.array([ok for _, ok in decoded], pa.bool_())
+    return _chunk(first_line, lines, is_utf8)
+
+
+def _chunk(first_line: int, lines: pa.Array, is_utf8: pa.Array) -> pa.Table:
+    """The chunk table, in record batches of at most BATCH_ROWS rows and about BATCH_BYTES.
+
+    DuckDB scans one batch per thread and never merges batches into a
+    vector, so a batch's size bounds what its JSON functions hold parsed at
+    once (several times the text), whatever the size of the records.
+    """
+    count = len(lines)
     numbers = pa.array(range(first_line, first_line + count), pa.int64())
-    return pa.Table.from_arrays([numbers, lines, is_utf8], schema=CHUNK_SCHEMA)
+    offsets = _offsets(lines)
+    table = pa.Table.from_arrays(
+        [numbers, lines, is_utf8, _hashes(lines, offsets)], schema=CHUNK_SCHEMA
+    )
+    batches = []
+    start = 0
+    while start < count:
+        by_bytes = bisect.bisect_right(offsets, offsets[start] + BATCH_BYTES, start + 1) - 1
+        end = min(max(by_bytes, start + 1), start + BATCH_ROWS, count)
+        batches += table.slice(start, end - start).to_batches()
+        start = end
+    return pa.Table.from_batches(batches, CHUNK_SCHEMA)
+
+
+def _offsets(lines: pa.Array) -> list[int]:
+    """Where each line starts in the data buffer, and where the last one ends."""
+    offsets_buffer = lines.buffers()[1]
+    view = memoryview(offsets_buffer).cast("q")  # large_string: 64-bit offsets
+    return view[lines.offset : lines.offset + len(lines) + 1].tolist()
+
+
+def _hashes(lines: pa.Array, offsets: list[int]) -> pa.Array:
+    """xxh3-128 hex digest of each line's UTF-8 bytes, read in place from the Arrow buffer."""
+    data_buffer = lines.buffers()[2]
+    data = memoryview(data_buffer) if data_buffer is not None else memoryview(b"")
+    digest = xxhash.xxh3_128_hexdigest
+    return pa.array(
+        [digest(data[start:end]) for start, end in itertools.pairwise(offsets)], pa.string()
+    )
 
 
 def _decode(raw: bytes) -> tuple[str, bool]:
@@ -132,9 +208,8 @@ def _decode(raw: bytes) -> tuple[str, bool]:
 
 
 def _table_from_lines(lines: list[str], first_line: int) -> pa.Table:
-    numbers = pa.array(range(first_line, first_line + len(lines)), pa.int64())
     texts = pa.array(lines, pa.large_string())
-    return pa.Table.from_arrays([numbers, texts, pa.repeat(True, len(lines))], schema=CHUNK_SCHEMA)
+    return _chunk(first_line, texts, pa.repeat(True, len(lines)))
 
 
 def _parquet_chunks(path: Path) -> Iterator[pa.Table]:

@@ -13,7 +13,7 @@ import pyarrow.csv as pa_csv
 
 from trellis.config import PostgresSettings, TargetName, postgres_settings
 from trellis.errors import TrellisError
-from trellis.storage.base import Store
+from trellis.storage.base import Store, insert_new_sql, stored_twins_sql
 from trellis.storage.schema import raw_ddl
 
 CONNECT_TIMEOUT_SECONDS = 5
@@ -35,6 +35,8 @@ class PostgresStore(Store):
             ) from exc
         for statement in raw_ddl("postgres"):
             self._conn.execute(statement)  # DDL from code constants
+        #: temp table name -> the Arrow table it holds (identity, see _stage)
+        self._staged: dict[str, pa.Table] = {}
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         with self._connection_errors(), self._conn.cursor() as cur:
@@ -63,6 +65,33 @@ class PostgresStore(Store):
     def load_temp_table(self, name: str, like: str, rows: pa.Table) -> None:
         with self._connection_errors():
             self._load_temp_table(name, like, rows)
+        self._staged[name] = rows
+
+    def insert_new(self, table: str, key: str, rows: pa.Table) -> int:
+        stage = self._stage(table, rows)
+        with self._connection_errors(), self._conn.cursor() as cur:
+            cur.execute(insert_new_sql(table, rows.column_names, stage))
+            return max(cur.rowcount, 0)
+
+    def stored_twins(
+        self, table: str, key: str, rows: pa.Table
+    ) -> tuple[int, list[tuple[Any, ...]]]:
+        stage = self._stage(table, rows)
+        count_sql, listing_sql = stored_twins_sql(table, key, stage)
+        matched, same = self.query(count_sql)[0]
+        return matched, self.query(listing_sql) if matched > same else []
+
+    def _stage(self, table: str, rows: pa.Table) -> str:
+        """A temp table like `table` holding `rows` (COPY), loaded once per Arrow table."""
+        name = "trellis_stage_" + table.replace(".", "_")
+        if self._staged.get(name) is not rows:
+            self.load_temp_table(name, table, rows)
+        return name
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._connection_errors(), self._conn.transaction():
+            yield
 
     def _load_temp_table(self, name: str, like: str, rows: pa.Table) -> None:
         self._conn.execute(f"create temp table if not exists {name} (like {like})")

@@ -1,0 +1,82 @@
+"""The line reader: every input format becomes numbered lines, whatever the chunk size."""
+
+from __future__ import annotations
+
+import gzip
+import random
+from pathlib import Path
+
+import pytest
+import xxhash
+
+from trellis.services import line_chunks
+
+
+def _lines(seed: int) -> list[str]:
+    rng = random.Random(seed)
+    lines = []
+    for _ in range(400):
+        body = "".join(rng.choice('ab é世🎉\\"{}') for _ in range(rng.randint(0, 300)))
+        lines.append(body + ("\r" if rng.random() < 0.2 else ""))
+    lines[17] = "z" * 9000  # longer than the smallest buffers below
+    lines[18] = ""
+    return lines
+
+
+@pytest.mark.parametrize("chunk_bytes", [64, 1000, 4096, 1 << 20])
+@pytest.mark.parametrize("layout", ["plain", "trailing-newline", "gzip"])
+def test_chunks_hold_every_line_once_in_order_without_cr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk_bytes: int, layout: str
+) -> None:
+    monkeypatch.setattr(line_chunks, "CHUNK_BYTES", chunk_bytes)
+    lines = _lines(chunk_bytes)
+    data = "\n".join(lines).encode()
+    if layout == "trailing-newline":
+        data += b"\n"
+    path = tmp_path / ("in.jsonl.gz" if layout == "gzip" else "in.jsonl")
+    path.write_bytes(gzip.compress(data) if layout == "gzip" else data)
+
+    got, numbers, hashes = [], [], []
+    for chunk in line_chunks.iter_file_chunks(path):
+        assert chunk.schema == line_chunks.CHUNK_SCHEMA
+        got += chunk.column("line").to_pylist()
+        numbers += chunk.column("source_line").to_pylist()
+        hashes += chunk.column("record_hash").to_pylist()
+
+    expected = [line.rstrip("\r") for line in lines]
+    assert got == expected
+    assert numbers == list(range(1, len(expected) + 1))
+    assert hashes == [xxhash.xxh3_128_hexdigest(line.encode()) for line in expected]
+
+
+def test_record_chunks_hash_the_line_they_serialize() -> None:
+    records = [{"request_id": f"r-{i}", "text": "é" * i} for i in range(5)]
+    (chunk,) = line_chunks.iter_record_chunks(records)
+
+    texts = chunk.column("line").to_pylist()
+    assert texts == [line_chunks.record_to_json(record) for record in records]
+    assert chunk.column("record_hash").to_pylist() == [
+        xxhash.xxh3_128_hexdigest(text.encode()) for text in texts
+    ]
+
+
+def test_batches_are_bounded_in_rows_and_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB holds a batch's parsed documents at once: big records make small batches."""
+    monkeypatch.setattr(line_chunks, "BATCH_BYTES", 10_000)
+    monkeypatch.setattr(line_chunks, "BATCH_ROWS", 50)
+    lines = ["s" * 10] * 120 + ["b" * 4000] * 7 + ["h" * 25_000] + ["s"] * 3
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+
+    (chunk,) = line_chunks.iter_file_chunks(path)
+    batches = chunk.to_batches()
+    assert sum(batch.num_rows for batch in batches) == len(lines)
+    for batch in batches:
+        size = sum(len(text) for text in batch.column("line").to_pylist())
+        assert batch.num_rows <= 50
+        assert size <= 10_000 or batch.num_rows == 1  # a single line may exceed the bound
+    (huge,) = [batch for batch in batches if "h" * 25_000 in batch.column("line").to_pylist()]
+    assert huge.num_rows == 1
+    assert max(batch.num_rows for batch in batches) == 50
