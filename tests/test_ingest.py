@@ -26,6 +26,7 @@ from trellis.services import ingest as ingest_module
 from trellis.services import line_chunks
 from trellis.services.contract import REASONS
 from trellis.services.ingest import ingest_files, ingest_records, quarantine_id
+from trellis.storage import base as storage_base
 from trellis.storage import open_store
 
 Target = tuple[str, dict[str, str]]
@@ -500,3 +501,24 @@ def test_appends_commit_in_batches_and_a_failed_read_keeps_the_committed_ones(
     assert sorted(committed) == [f"r-{i:03d}" for i in range(len(committed))]
     assert (report.loaded, report.duplicates) == (40 - len(committed), len(committed))
     assert total == 40
+
+
+def test_a_reformatted_resend_is_compared_by_content_in_key_batches(
+    target_env: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fingerprints differ for every line, so stored records are fetched (in batches) and parsed."""
+    monkeypatch.setattr(storage_base, "KEY_BATCH", 7)
+    records = [request(f"r-{i:02d}") for i in range(40)]
+    first = write_jsonl(tmp_path / "first.jsonl", records)
+    resent = [json.dumps(record, indent=None, separators=(" , ", " : ")) for record in records]
+    resent[5] = to_line(request("r-05", model="changed"))
+    resent[33] = to_line(request("r-33", status="error"))
+    second = write_jsonl(tmp_path / "second.jsonl", resent)
+    with open_store(target_env[0]) as store:  # type: ignore[arg-type]
+        ingest_files(store, "requests", [first])
+        report = ingest_files(store, "requests", [second])
+        conflicts = sorted(row[0] for row in store.query("select record_id from raw.quarantine"))
+
+    assert (report.loaded, report.duplicates) == (0, 38)
+    assert report.quarantined == {"conflict": 2}
+    assert conflicts == ["r-05", "r-33"]

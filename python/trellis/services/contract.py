@@ -376,18 +376,23 @@ _JSON_STRING = r'"(?:[^"\\]|\\.)*"'
 #: commas; and numbers PostgreSQL's numeric cannot hold (it stops at
 #: exponents of -16384 and +131072; 5-digit exponents are refused).
 _NON_JSON_TOKENS = r"(?i)nan|inf|,\s*[\]}]|[0-9][eE][+-]?[0-9]{5,}"
-#: Cheap tests on the raw text that such a token may be there: every one
-#: starts with a literal byte, which RE2 finds with memchr, so a line without
-#: candidates costs a fraction of one regex pass over it. Together they match
-#: every line that _NON_JSON_TOKENS flags once strings are blanked out
-#: (NaN/Infinity can only follow ':', ',' or '[' and whitespace).
+#: Cheap tests on the raw text that such a token may be there: each starts
+#: with a literal byte, which RE2 finds with memchr, so a line without
+#: candidates costs a fraction of one regex pass over it, and each asks for
+#: the whole token (NaN/Infinity up to its delimiter, a number up to five
+#: exponent digits), so words and hex ids in strings rarely send a line to
+#: the exact check. Together they match every line that yyjson parses and
+#: _NON_JSON_TOKENS flags once strings are blanked out: a value follows ':',
+#: ',' or '[' and whitespace.
+_VALUE_TOKEN = (
+    r"\s*-?(?:(?:[nN][aA][nN]|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?)\s*[,}\]]"
+    r"|[0-9][0-9.]*[eE][+-]?[0-9]{5})"
+)
 _NON_JSON_HINTS = (
-    r":\s*[+-]?([nN][aA]|[iI][nN])",
-    r",\s*[+-]?([nN][aA]|[iI][nN])",
-    r"\[\s*[+-]?([nN][aA]|[iI][nN])",
+    ":" + _VALUE_TOKEN,
+    "," + _VALUE_TOKEN,
+    r"\[" + _VALUE_TOKEN,
     r",\s*[\]}]",
-    r"e[+-]?[0-9]{5}",
-    r"E[+-]?[0-9]{5}",
 )
 _NUL_ESCAPE = r"(^|[^\\])(\\\\)*\\u0000"
 

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty, Full, Queue
 from threading import Event, Thread
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -56,7 +56,7 @@ __all__ = ["IngestReport", "ingest_files", "ingest_records", "quarantine_id"]
 #: Budget of the in-memory DuckDB that validates chunks: it holds one chunk's
 #: classification (no record text) and the parsed documents of the vectors
 #: in flight.
-VALIDATOR_MEMORY_LIMIT = "256MB"
+VALIDATOR_MEMORY_LIMIT = "128MB"
 #: Lines per append transaction: a crash loses at most this much work (a
 #: re-run redoes it, idempotently), and DuckDB writes the full row groups of
 #: a transaction straight to the database file.
@@ -102,10 +102,9 @@ def ingest_files(
     """
     files = _unique_files(paths)
     with _Ingestion(store, kind) as ingestion:
-        for path in files:
-            source = str(path)
-            ingestion.report.files.append(source)
-            ingestion.run(source, iter_file_chunks(path), on_progress)
+        ingestion.report.files += [str(path) for path in files]
+        chunks = ((str(path), chunk) for path in files for chunk in iter_file_chunks(path))
+        ingestion.run(chunks, on_progress)
         return ingestion.report
 
 
@@ -122,7 +121,7 @@ def ingest_records(
     """
     with _Ingestion(store, kind) as ingestion:
         ingestion.report.files.append(source)
-        ingestion.run(source, iter_record_chunks(records), None)
+        ingestion.run(((source, chunk) for chunk in iter_record_chunks(records)), None)
         return ingestion.report
 
 
@@ -172,6 +171,7 @@ from checked
 class _Validated:
     """One chunk, classified: its quarantine rows and its valid rows (raw table columns)."""
 
+    source: str
     lines: int
     quarantine: pa.Table
     valid: pa.Table
@@ -194,7 +194,6 @@ class _Ingestion:
         # DuckDB creates its spill folder only when it spills, and removes it.
         spill = Path(tempfile.gettempdir()) / f"trellis-ingest-{os.getpid()}-{id(self):x}"
         self._validator.execute("set temp_directory = ?", [str(spill)])
-        self._source = ""
 
     def __enter__(self) -> _Ingestion:
         return self
@@ -203,34 +202,36 @@ class _Ingestion:
         self._validator.close()
 
     def run(
-        self, source: str, chunks: Iterator[pa.Table], on_progress: ProgressCallback | None
+        self, chunks: Iterator[tuple[str, pa.Table]], on_progress: ProgressCallback | None
     ) -> None:
         """Validate chunk k+1 (a worker thread) while chunk k is appended (this thread).
 
-        Both sides spend their time inside DuckDB/psycopg, which release the
-        GIL, so the overlap is real; the reader thread keeps the next chunk
-        split and hashed. Appends are committed every COMMIT_LINES lines and
-        at the end of the source.
+        `chunks` are (source, chunk) pairs, the chunks of every source of the
+        call in a row, so the stages stay busy across files. Both sides spend
+        their time inside DuckDB/psycopg, which release the GIL, so the
+        overlap is real; the reader thread keeps the next chunk split and
+        hashed. Appends are committed every COMMIT_LINES lines and at the end.
         """
-        self._source = source
-        lines = 0
+        lines: Counter[str] = Counter()
+
+        def store(validated: _Validated) -> None:
+            lines[validated.source] += committer.add(self._store(validated))
+            if on_progress:
+                on_progress(validated.source, lines[validated.source])
+
         with (
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="trellis-validate") as pool,
             _read_ahead(chunks) as ready,
             _Committer(self.store, COMMIT_LINES) as committer,
         ):
             pending: Future[_Validated] | None = None
-            for chunk in ready:
+            for source, chunk in ready:
                 validating = pool.submit(self._validate, source, chunk)
                 if pending is not None:
-                    lines += committer.add(self._store(pending.result()))
-                    if on_progress:
-                        on_progress(source, lines)
+                    store(pending.result())
                 pending = validating
             if pending is not None:
-                lines += committer.add(self._store(pending.result()))
-                if on_progress:
-                    on_progress(source, lines)
+                store(pending.result())
 
     def _validate(self, source: str, chunk: pa.Table) -> _Validated:
         """Classify one chunk (validator connection only; runs on the worker thread)."""
@@ -253,21 +254,25 @@ class _Ingestion:
         reason = checked.column("reason")
         if reason.null_count == checked.num_rows:  # the usual case: all lines valid
             return _Validated(
+                source,
                 chunk.num_rows,
-                self._quarantine_rows(checked.slice(0, 0), texts.slice(0, 0)),
-                self._valid_rows(checked, texts, hashes),
+                self._quarantine_rows(source, checked.slice(0, 0), texts.slice(0, 0)),
+                self._valid_rows(source, checked, texts, hashes),
             )
         is_valid = pc.is_null(reason)
         is_rejected = pc.invert(is_valid)
         return _Validated(
+            source,
             chunk.num_rows,
-            self._quarantine_rows(checked.filter(is_rejected), texts.filter(is_rejected)),
+            self._quarantine_rows(source, checked.filter(is_rejected), texts.filter(is_rejected)),
             self._valid_rows(
-                checked.filter(is_valid), texts.filter(is_valid), hashes.filter(is_valid)
+                source, checked.filter(is_valid), texts.filter(is_valid), hashes.filter(is_valid)
             ),
         )
 
-    def _valid_rows(self, checked: pa.Table, texts: pa.ChunkedArray, hashes: Any) -> pa.Table:
+    def _valid_rows(
+        self, source: str, checked: pa.Table, texts: pa.ChunkedArray, hashes: Any
+    ) -> pa.Table:
         """Rows shaped like the raw table (its columns in KindSpec.columns order)."""
         count = checked.num_rows
         values: dict[str, Any] = {
@@ -276,7 +281,7 @@ class _Ingestion:
             "created_at": checked.column("created_at"),
             "record_hash": hashes,
             "record": texts,
-            "source_file": pa.repeat(self._source, count),
+            "source_file": pa.repeat(source, count),
             "source_line": checked.column("source_line"),
             "ingested_at": pa.repeat(pa.scalar(self.ingested_at, _TIMESTAMP), count),
         }
@@ -284,13 +289,13 @@ class _Ingestion:
             values[self.spec.parent_column] = checked.column("parent_id")
         return pa.table({column: values[column] for column in self.spec.columns})
 
-    def _quarantine_rows(self, checked: pa.Table, texts: pa.ChunkedArray) -> pa.Table:
+    def _quarantine_rows(self, source: str, checked: pa.Table, texts: pa.ChunkedArray) -> pa.Table:
         count = checked.num_rows
         return pa.table(
             {
                 "quarantine_id": checked.column("quarantine_id"),
                 "record_kind": pa.repeat(self.kind, count),
-                "source_file": pa.repeat(self._source, count),
+                "source_file": pa.repeat(source, count),
                 "source_line": checked.column("source_line"),
                 "reason": checked.column("reason"),
                 "detail": checked.column("detail"),
@@ -305,7 +310,7 @@ class _Ingestion:
         quarantine = validated.quarantine
         conflicts: list[dict[str, Any]] = []
         for rows in self._rounds(validated.valid):
-            conflicts += self._append(rows)
+            conflicts += self._append(validated.source, rows)
         if conflicts:
             found = pa.Table.from_pylist(conflicts, schema=quarantine.schema)
             # (pyarrow's CSV writer garbles a table whose first chunk is empty)
@@ -337,7 +342,7 @@ class _Ingestion:
         for number in range(1, max(occurrence) + 1):
             yield rows.filter(pc.equal(numbers, number))
 
-    def _append(self, rows: pa.Table) -> list[dict[str, Any]]:
+    def _append(self, source: str, rows: pa.Table) -> list[dict[str, Any]]:
         """Insert the new rows of one round; return quarantine rows for its conflicts.
 
         The primary key skips stored ids (`on conflict do nothing`); only
@@ -349,12 +354,14 @@ class _Ingestion:
             self.report.loaded += inserted
             return []
         matched, differing = store.stored_twins(self.table, key, rows)
-        conflicts = self._conflicts(rows, differing)
+        conflicts = self._conflicts(source, rows, differing)
         self.report.duplicates += matched - inserted - len(conflicts)
         self.report.loaded += inserted
         return conflicts
 
-    def _conflicts(self, rows: pa.Table, differing: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    def _conflicts(
+        self, source: str, rows: pa.Table, differing: list[tuple[Any, ...]]
+    ) -> list[dict[str, Any]]:
         if not differing:
             return []
         lines = pa.array([line for line, _, _ in differing], pa.int64())
@@ -373,9 +380,9 @@ class _Ingestion:
                 continue  # same content, spelled differently
             conflicts.append(
                 {
-                    "quarantine_id": quarantine_id(self.kind, self._source, line, text),
+                    "quarantine_id": quarantine_id(self.kind, source, line, text),
                     "record_kind": self.kind,
-                    "source_file": self._source,
+                    "source_file": source,
                     "source_line": line,
                     "reason": CONFLICT,
                     "detail": f"{self.spec.id_column} {record_id!r} is already stored "
@@ -425,10 +432,11 @@ class _Committer:
 
 
 _DONE = object()
+_T = TypeVar("_T")
 
 
 @contextmanager
-def _read_ahead(chunks: Iterator[pa.Table]) -> Iterator[Iterator[pa.Table]]:
+def _read_ahead(chunks: Iterator[_T]) -> Iterator[Iterator[_T]]:
     """`chunks`, produced READ_AHEAD ahead by a reader thread (reading, splitting, hashing).
 
     The reader's errors surface in the consumer; when the consumer stops
@@ -452,7 +460,7 @@ def _read_ahead(chunks: Iterator[pa.Table]) -> Iterator[Iterator[pa.Table]]:
         except BaseException as exc:  # handed to the consumer
             ready.put(exc)
 
-    def consume() -> Iterator[pa.Table]:
+    def consume() -> Iterator[_T]:
         while (item := ready.get()) is not _DONE:
             if isinstance(item, BaseException):
                 raise item

@@ -35,12 +35,12 @@ from trellis.errors import TrellisError
 #: Bytes of text per chunk: large enough to amortize DuckDB's per-statement
 #: cost (planning the validation SQL takes some 20 ms), small enough that a
 #: chunk and its validated copy stay well under the memory budget.
-CHUNK_BYTES = 32 * 1024 * 1024
+CHUNK_BYTES = 16 * 1024 * 1024
 #: Rows per chunk for row-wise inputs (Parquet, records).
 CHUNK_ROWS = 20_000
 #: Rows and text bytes per Arrow record batch of a chunk (see _chunk).
 BATCH_ROWS = 4096
-BATCH_BYTES = 4 * 1024 * 1024
+BATCH_BYTES = 1024 * 1024
 
 CHUNK_SCHEMA = pa.schema(
     [

@@ -17,6 +17,10 @@ import pyarrow as pa
 
 from trellis.config import TargetName
 
+#: Keys per lookup in records_by_key: within DuckDB's default limit for
+#: answering an IN list from the index (index_scan_max_count, 2048).
+KEY_BATCH = 1000
+
 
 class Store(ABC):
     """A connection to one target; use it through `trellis.storage.open_store`."""
@@ -60,6 +64,27 @@ class Store(ABC):
         as text) for each stored with another hash]); `stored_twins_sql`.
         """
 
+    def records_by_key(self, table: str, key: str, keys: Sequence[str]) -> dict[str, str]:
+        """The stored records (as JSON text) of `keys`, looked up by primary key in batches."""
+        found: dict[str, str] = {}
+        for start in range(0, len(keys), KEY_BATCH):
+            batch = list(keys[start : start + KEY_BATCH])
+            marks = ", ".join("?" * len(batch))
+            found.update(
+                self.query(
+                    f"select {key}, cast(record as varchar) from {table} where {key} in ({marks})",
+                    batch,
+                )
+            )
+        return found
+
+    def with_stored_records(
+        self, table: str, key: str, listed: Sequence[tuple[Any, ...]]
+    ) -> list[tuple[Any, ...]]:
+        """(source_line, key) rows of a stored_twins listing, with each key's stored record."""
+        records = self.records_by_key(table, key, [record_key for _, record_key in listed])
+        return [(line, record_key, records[record_key]) for line, record_key in listed]
+
     @abstractmethod
     def transaction(self) -> AbstractContextManager[None]:
         """A transaction around a batch of statements: all of them land, or none."""
@@ -85,8 +110,9 @@ def insert_new_sql(
 def stored_twins_sql(table: str, key: str, source: str) -> tuple[str, str]:
     """(count of stored keys with their same-hash count, listing of the different ones).
 
-    The count reads ids and hashes only; stored records are read back for
-    hash mismatches alone.
+    Both read keys and hashes only: a join that carried the stored records
+    would read every stored record; they are fetched by key afterwards
+    (`Store.records_by_key`), for hash mismatches alone.
     """
     count = f"""
         select count(*), count(case when stored.record_hash = staged.record_hash then 1 end)
@@ -94,7 +120,7 @@ def stored_twins_sql(table: str, key: str, source: str) -> tuple[str, str]:
         inner join {table} as stored on stored.{key} = staged.{key}
     """
     listing = f"""
-        select staged.source_line, staged.{key}, cast(stored.record as varchar)
+        select staged.source_line, staged.{key}
         from {source} as staged
         inner join {table} as stored
             on stored.{key} = staged.{key} and stored.record_hash <> staged.record_hash

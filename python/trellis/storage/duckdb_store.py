@@ -109,8 +109,10 @@ class DuckDBStore(Store):
         staged = rows.select([key, "source_line", "record_hash"])  # noqa: F841 (read by the SQL)
         count_sql, listing_sql = stored_twins_sql(table, key, "staged")
         matched, same = self._conn.execute(count_sql).fetchall()[0]
-        differing = self._conn.execute(listing_sql).fetchall() if matched > same else []
-        return matched, differing
+        if matched == same:
+            return matched, []
+        listed = self._conn.execute(listing_sql).fetchall()
+        return matched, self.with_stored_records(table, key, listed)
 
     def _json_marked(self, table: str, rows: pa.Table) -> pa.Table:
         """`rows` with text columns bound for JSON columns typed as Arrow JSON.

@@ -79,7 +79,9 @@ class PostgresStore(Store):
         stage = self._stage(table, rows)
         count_sql, listing_sql = stored_twins_sql(table, key, stage)
         matched, same = self.query(count_sql)[0]
-        return matched, self.query(listing_sql) if matched > same else []
+        if matched == same:
+            return matched, []
+        return matched, self.with_stored_records(table, key, self.query(listing_sql))
 
     def _stage(self, table: str, rows: pa.Table) -> str:
         """A temp table like `table` holding `rows` (COPY), loaded once per Arrow table."""
