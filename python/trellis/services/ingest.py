@@ -323,24 +323,30 @@ class _Ingestion:
 
         Each round is appended before the next is compared, so a later
         occurrence of an id meets the stored winner: identical is a
-        duplicate, different is a conflict.
+        duplicate, different is a conflict. Only the rows of repeated ids
+        are numbered (in Python); they are few.
         """
         if rows.num_rows == 0:
             return
         ids = rows.column(self.spec.id_column)
-        if pc.count_distinct(ids).as_py() == rows.num_rows:  # the usual case
+        counts = pc.value_counts(ids)
+        repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
+        if len(repeated) == 0:  # the usual case
             yield rows
             return
-        rows = rows.sort_by("source_line")
-        ids = rows.column(self.spec.id_column)
+        is_repeated = pc.is_in(ids, value_set=repeated)
+        again = rows.filter(is_repeated).sort_by("source_line")
         seen: Counter[str] = Counter()
         occurrence = []
-        for record_id in ids.to_pylist():
+        for record_id in again.column(self.spec.id_column).to_pylist():
             seen[record_id] += 1
             occurrence.append(seen[record_id])
         numbers = pa.array(occurrence, pa.int64())
-        for number in range(1, max(occurrence) + 1):
-            yield rows.filter(pc.equal(numbers, number))
+        yield pa.concat_tables(
+            [rows.filter(pc.invert(is_repeated)), again.filter(pc.equal(numbers, 1))]
+        )
+        for number in range(2, max(occurrence) + 1):
+            yield again.filter(pc.equal(numbers, number))
 
     def _append(self, source: str, rows: pa.Table) -> list[dict[str, Any]]:
         """Insert the new rows of one round; return quarantine rows for its conflicts.

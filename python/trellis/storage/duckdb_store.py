@@ -11,6 +11,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from trellis.config import TargetName, duckdb_settings
 from trellis.errors import TrellisError
@@ -70,20 +71,21 @@ class DuckDBStore(Store):
         # DuckDB resolves `staged` to this local Arrow table (a replacement
         # scan): unlike a registered view, it is not kept alive by the open
         # transaction until it ends.
-        staged = self._json_marked(table, rows)  # noqa: F841 (read by the SQL)
+        staged = self._json_marked(table, rows)
         stored_rows = self._stored_rows(table)
         skip_stored = True
         if stored_rows < PRECHECK_MAX_RATIO * rows.num_rows:
             # DuckDB's `on conflict do nothing` costs some 6.6 us a row (it
             # joins the rows with the index); a join on the key column finds
-            # that none is stored (the usual case) for ~16 ns per stored row,
-            # and the insert then runs plain.
-            skip_stored = (
-                self._conn.execute(
-                    f"select count(*) from staged inner join {table} as stored using ({key})"
-                ).fetchall()[0][0]
-                > 0
-            )
+            # the stored keys for ~16 ns per stored row, and the other rows
+            # are then inserted plain.
+            stored = self._conn.execute(
+                f"select {key} from staged inner join {table} using ({key})"
+            ).fetchall()
+            if stored:
+                known = pa.array([row[0] for row in stored], staged.schema.field(key).type)
+                staged = staged.filter(pc.invert(pc.is_in(staged.column(key), value_set=known)))
+            skip_stored = False
         result = self._conn.execute(
             insert_new_sql(table, rows.column_names, "staged", skip_stored=skip_stored)
         ).fetchall()
