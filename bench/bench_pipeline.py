@@ -43,7 +43,16 @@ elif step == "build":
 seconds = time.perf_counter() - began
 peak_kib = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-print(json.dumps({"seconds": seconds, "rows": rows, "peak_mib": peak_kib / 1024}))
+text_mib = 0.0  # request text read (gzip files uncompressed), for MiB/s
+if step == "ingest":
+    import gzip
+    for path in (out / "requests").iterdir():
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as stream:
+            while block := stream.read(1 << 24):
+                text_mib += len(block) / 2**20
+print(json.dumps({"seconds": seconds, "rows": rows, "peak_mib": peak_kib / 1024,
+                  "text_mib": text_mib}))
 """
 
 
@@ -67,16 +76,20 @@ def main() -> None:
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     args = parser.parse_args()
-    print(f"{'requests':>10} {'step':<9} {'seconds':>9} {'rows/s':>10} {'peak MiB':>9}")
+    print(
+        f"{'requests':>10} {'step':<9} {'seconds':>9} {'rows/s':>10} {'peak MiB':>9}"
+        f" {'MiB/s in':>9}"
+    )
     for size in args.sizes:
         with tempfile.TemporaryDirectory(prefix="trellis-bench-") as folder:
             out, db = Path(folder) / "traffic", Path(folder) / "warehouse.duckdb"
             for step in ("generate", "ingest", "build"):
                 figures = run_step(step, out, db, size)
                 rate = figures["rows"] / figures["seconds"]
+                text = figures["text_mib"] / figures["seconds"] if figures["text_mib"] else 0
                 print(
                     f"{size:>10,} {step:<9} {figures['seconds']:>9.1f} {rate:>10,.0f} "
-                    f"{figures['peak_mib']:>9.0f}",
+                    f"{figures['peak_mib']:>9.0f} {f'{text:,.0f}' if text else '':>9}",
                     flush=True,
                 )
 

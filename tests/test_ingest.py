@@ -522,3 +522,40 @@ def test_a_reformatted_resend_is_compared_by_content_in_key_batches(
     assert (report.loaded, report.duplicates) == (0, 38)
     assert report.quarantined == {"conflict": 2}
     assert conflicts == ["r-05", "r-33"]
+
+
+@pytest.mark.parametrize("precheck_ratio", [0, 400])
+@pytest.mark.parametrize("lookup_max", [0, 64])
+def test_duckdb_append_strategies_agree(
+    duckdb_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    precheck_ratio: int,
+    lookup_max: int,
+) -> None:
+    """Key join or `on conflict ... returning`; hashes looked up by key or joined: same outcome."""
+    from trellis.storage import duckdb_store
+
+    monkeypatch.setattr(duckdb_store, "PRECHECK_MAX_RATIO", precheck_ratio)
+    monkeypatch.setattr(duckdb_store, "KEY_LOOKUP_MAX", lookup_max)
+    first = write_jsonl(tmp_path / "first.jsonl", [request(f"r-{i}") for i in range(30)])
+    second = write_jsonl(
+        tmp_path / "second.jsonl",
+        [
+            request("r-3"),
+            request("new-1"),
+            request("r-7", model="changed"),
+            request("new-2"),
+            json.dumps(request("r-9"), indent=2).replace("\n", " "),
+            request("new-1"),
+        ],
+    )
+    with open_store("duckdb") as store:
+        ingest_files(store, "requests", [first])
+        report = ingest_files(store, "requests", [second])
+        stored = {row[0] for row in store.query("select request_id from raw.requests")}
+        assert stored_record(store, "requests", "request_id", "r-7")["model"] == "gpt-4o"
+
+    assert (report.loaded, report.duplicates) == (2, 3)
+    assert report.quarantined == {"conflict": 1}
+    assert {"new-1", "new-2"} <= stored and len(stored) == 32

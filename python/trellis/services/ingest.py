@@ -359,9 +359,9 @@ class _Ingestion:
         if inserted == rows.num_rows:
             self.report.loaded += inserted
             return []
-        matched, differing = store.stored_twins(self.table, key, rows)
-        conflicts = self._conflicts(source, rows, differing)
-        self.report.duplicates += matched - inserted - len(conflicts)
+        # every key of `rows` is stored now: inserted here, or before
+        conflicts = self._conflicts(source, rows, store.stored_twins(self.table, key, rows))
+        self.report.duplicates += rows.num_rows - inserted - len(conflicts)
         self.report.loaded += inserted
         return conflicts
 

@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from trellis.config import TargetName
 
@@ -55,28 +56,50 @@ class Store(ABC):
         """
 
     @abstractmethod
-    def stored_twins(
-        self, table: str, key: str, rows: pa.Table
-    ) -> tuple[int, list[tuple[Any, ...]]]:
-        """The rows of `rows` whose `key` is already stored, compared by `record_hash`.
+    def stored_twins(self, table: str, key: str, rows: pa.Table) -> list[tuple[Any, ...]]:
+        """The rows of `rows` whose `key` is stored with another `record_hash`.
 
-        Returns (how many keys are stored, [(source_line, key, stored record
-        as text) for each stored with another hash]); `stored_twins_sql`.
+        Returns (source_line, key, stored record as text) for each of them
+        (`stored_twins_sql`, `twins_by_lookup`).
         """
 
     def records_by_key(self, table: str, key: str, keys: Sequence[str]) -> dict[str, str]:
         """The stored records (as JSON text) of `keys`, looked up by primary key in batches."""
-        found: dict[str, str] = {}
+        return self._column_by_key(table, key, "cast(record as varchar)", keys)
+
+    def _column_by_key(
+        self, table: str, key: str, column_sql: str, keys: Sequence[str]
+    ) -> dict[str, Any]:
+        found: dict[str, Any] = {}
         for start in range(0, len(keys), KEY_BATCH):
             batch = list(keys[start : start + KEY_BATCH])
             marks = ", ".join("?" * len(batch))
             found.update(
                 self.query(
-                    f"select {key}, cast(record as varchar) from {table} where {key} in ({marks})",
-                    batch,
+                    f"select {key}, {column_sql} from {table} where {key} in ({marks})", batch
                 )
             )
         return found
+
+    def twins_by_lookup(
+        self, table: str, key: str, rows: pa.Table, stored_keys: Sequence[str]
+    ) -> list[tuple[Any, ...]]:
+        """stored_twins for rows whose stored keys are known: hashes looked up by key."""
+        if not stored_keys:
+            return []
+        stored = self._column_by_key(table, key, "record_hash", stored_keys)
+        mine = rows.filter(pc.is_in(rows.column(key), value_set=pa.array(stored_keys)))
+        listed = [
+            (line, record_key)
+            for record_key, line, record_hash in zip(
+                mine.column(key).to_pylist(),
+                mine.column("source_line").to_pylist(),
+                mine.column("record_hash").to_pylist(),
+                strict=True,
+            )
+            if stored.get(record_key) != record_hash
+        ]
+        return self.with_stored_records(table, key, listed)
 
     def with_stored_records(
         self, table: str, key: str, listed: Sequence[tuple[Any, ...]]
@@ -107,22 +130,16 @@ def insert_new_sql(
     return f"insert into {table} ({listed}) select {listed} from {source}{skip}"
 
 
-def stored_twins_sql(table: str, key: str, source: str) -> tuple[str, str]:
-    """(count of stored keys with their same-hash count, listing of the different ones).
+def stored_twins_sql(table: str, key: str, source: str) -> str:
+    """The (source_line, key) of staged rows whose key is stored with another hash.
 
-    Both read keys and hashes only: a join that carried the stored records
+    It reads keys and hashes only: a join that carried the stored records
     would read every stored record; they are fetched by key afterwards
     (`Store.records_by_key`), for hash mismatches alone.
     """
-    count = f"""
-        select count(*), count(case when stored.record_hash = staged.record_hash then 1 end)
-        from {source} as staged
-        inner join {table} as stored on stored.{key} = staged.{key}
-    """
-    listing = f"""
+    return f"""
         select staged.source_line, staged.{key}
         from {source} as staged
         inner join {table} as stored
             on stored.{key} = staged.{key} and stored.record_hash <> staged.record_hash
     """
-    return count, listing

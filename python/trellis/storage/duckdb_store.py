@@ -43,6 +43,10 @@ ROW_GROUP_ROWS = 16_384
 #: column) while the table holds fewer than this many rows per appended row;
 #: past that the join costs more than DuckDB's `on conflict` check.
 PRECHECK_MAX_RATIO = 400
+#: stored_twins looks up at most this many keys one by one (DuckDB answers a
+#: short IN list from the index: ~2 ms for 10 keys); more are joined (~23 ms
+#: per million stored rows).
+KEY_LOOKUP_MAX = 64
 #: The catalog name of the attached warehouse file in trellis' sessions.
 ATTACHED_AS = "warehouse"
 
@@ -58,6 +62,8 @@ class DuckDBStore(Store):
         self._conn.execute(f"set threads = {STORE_THREADS}")
         self._columns: dict[str, list[tuple[str, str]]] = {}
         self._row_estimates: dict[str, int] = {}
+        #: The rows of the last insert_new and which of their keys were stored.
+        self._stored_keys: tuple[pa.Table | None, list[Any]] = (None, [])
         for statement in raw_ddl("duckdb"):
             self._conn.execute(statement)
 
@@ -73,24 +79,30 @@ class DuckDBStore(Store):
         # transaction until it ends.
         staged = self._json_marked(table, rows)
         stored_rows = self._stored_rows(table)
-        skip_stored = True
         if stored_rows < PRECHECK_MAX_RATIO * rows.num_rows:
             # DuckDB's `on conflict do nothing` costs some 6.6 us a row (it
             # joins the rows with the index); a join on the key column finds
             # the stored keys for ~16 ns per stored row, and the other rows
             # are then inserted plain.
-            stored = self._conn.execute(
+            found = self._conn.execute(
                 f"select {key} from staged inner join {table} using ({key})"
             ).fetchall()
-            if stored:
-                known = pa.array([row[0] for row in stored], staged.schema.field(key).type)
-                staged = staged.filter(pc.invert(pc.is_in(staged.column(key), value_set=known)))
-            skip_stored = False
-        result = self._conn.execute(
-            insert_new_sql(table, rows.column_names, "staged", skip_stored=skip_stored)
-        ).fetchall()
-        inserted = int(result[0][0]) if result else 0
+            stored = pa.array([row[0] for row in found], staged.schema.field(key).type)
+            if found:
+                staged = staged.filter(pc.invert(pc.is_in(staged.column(key), value_set=stored)))
+            result = self._conn.execute(
+                insert_new_sql(table, rows.column_names, "staged", skip_stored=False)
+            ).fetchall()
+            inserted = int(result[0][0]) if result else 0
+        else:
+            new_keys = self._conn.execute(
+                insert_new_sql(table, rows.column_names, "staged") + f" returning {key}"
+            ).to_arrow_table()
+            inserted = new_keys.num_rows
+            is_new = pc.is_in(rows.column(key), value_set=new_keys.column(0))
+            stored = rows.column(key).filter(pc.invert(is_new))
         self._row_estimates[table] = stored_rows + inserted
+        self._stored_keys = (rows, stored.to_pylist())
         return inserted
 
     def _stored_rows(self, table: str) -> int:
@@ -105,16 +117,14 @@ class DuckDBStore(Store):
             self._row_estimates[table] = int(found[0][0]) if found else 0
         return self._row_estimates[table]
 
-    def stored_twins(
-        self, table: str, key: str, rows: pa.Table
-    ) -> tuple[int, list[tuple[Any, ...]]]:
+    def stored_twins(self, table: str, key: str, rows: pa.Table) -> list[tuple[Any, ...]]:
+        rows_inserted, stored_keys = self._stored_keys
+        if rows_inserted is rows and len(stored_keys) <= KEY_LOOKUP_MAX:
+            # insert_new just found which keys are stored: a few are looked up by key
+            return self.twins_by_lookup(table, key, rows, stored_keys)
         staged = rows.select([key, "source_line", "record_hash"])  # noqa: F841 (read by the SQL)
-        count_sql, listing_sql = stored_twins_sql(table, key, "staged")
-        matched, same = self._conn.execute(count_sql).fetchall()[0]
-        if matched == same:
-            return matched, []
-        listed = self._conn.execute(listing_sql).fetchall()
-        return matched, self.with_stored_records(table, key, listed)
+        listed = self._conn.execute(stored_twins_sql(table, key, "staged")).fetchall()
+        return self.with_stored_records(table, key, listed)
 
     def _json_marked(self, table: str, rows: pa.Table) -> pa.Table:
         """`rows` with text columns bound for JSON columns typed as Arrow JSON.

@@ -73,15 +73,10 @@ class PostgresStore(Store):
             cur.execute(insert_new_sql(table, rows.column_names, stage))
             return max(cur.rowcount, 0)
 
-    def stored_twins(
-        self, table: str, key: str, rows: pa.Table
-    ) -> tuple[int, list[tuple[Any, ...]]]:
+    def stored_twins(self, table: str, key: str, rows: pa.Table) -> list[tuple[Any, ...]]:
         stage = self._stage(table, rows)
-        count_sql, listing_sql = stored_twins_sql(table, key, stage)
-        matched, same = self.query(count_sql)[0]
-        if matched == same:
-            return matched, []
-        return matched, self.with_stored_records(table, key, self.query(listing_sql))
+        listed = self.query(stored_twins_sql(table, key, stage))
+        return self.with_stored_records(table, key, listed)
 
     def _stage(self, table: str, rows: pa.Table) -> str:
         """A temp table like `table` holding `rows` (COPY), loaded once per Arrow table."""
