@@ -80,3 +80,25 @@ def test_batches_are_bounded_in_rows_and_bytes(
     (huge,) = [batch for batch in batches if "h" * 25_000 in batch.column("line").to_pylist()]
     assert huge.num_rows == 1
     assert max(batch.num_rows for batch in batches) == 50
+
+
+def test_parquet_and_records_chunk_by_bytes_with_consecutive_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    monkeypatch.setattr(line_chunks, "CHUNK_BYTES", 2_000)
+    monkeypatch.setattr(line_chunks, "PARQUET_BATCH_ROWS", 7)
+    rows = [{"request_id": f"r-{i}", "text": "x" * 90} for i in range(100)]
+    path = tmp_path / "in.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path)
+
+    for chunks in (
+        list(line_chunks.iter_file_chunks(path)),
+        list(line_chunks.iter_record_chunks(rows)),
+    ):
+        assert len(chunks) > 5
+        assert all(sum(map(len, c.column("line").to_pylist())) < 2_000 + 200 for c in chunks)
+        numbers = [n for chunk in chunks for n in chunk.column("source_line").to_pylist()]
+        assert numbers == list(range(1, 101))

@@ -36,8 +36,10 @@ from trellis.errors import TrellisError
 #: cost (planning the validation SQL takes some 20 ms), small enough that a
 #: chunk and its validated copy stay well under the memory budget.
 CHUNK_BYTES = 16 * 1024 * 1024
-#: Rows per chunk for row-wise inputs (Parquet, records).
+#: Rows per chunk for row-wise inputs (Parquet, records), within CHUNK_BYTES.
 CHUNK_ROWS = 20_000
+#: Parquet rows turned into Python objects at a time.
+PARQUET_BATCH_ROWS = 1_000
 #: Rows and text bytes per Arrow record batch of a chunk (see _chunk).
 BATCH_ROWS = 4096
 BATCH_BYTES = 1024 * 1024
@@ -85,16 +87,23 @@ def iter_file_chunks(path: Path) -> Iterator[pa.Table]:
 
 def iter_record_chunks(records: Iterable[Mapping[str, Any]]) -> Iterator[pa.Table]:
     """Chunks of in-memory records, one JSON line each, numbered from 1."""
-    lines: list[str] = []
+    return _line_chunks(record_to_json(record) for record in records)
+
+
+def _line_chunks(lines: Iterable[str]) -> Iterator[pa.Table]:
+    """Lines made in Python, gathered into chunks of up to CHUNK_BYTES / CHUNK_ROWS."""
+    gathered: list[str] = []
+    size = 0
     first_line = 1
-    for record in records:
-        lines.append(record_to_json(record))
-        if len(lines) >= CHUNK_ROWS:
-            yield _table_from_lines(lines, first_line)
-            first_line += len(lines)
-            lines = []
-    if lines:
-        yield _table_from_lines(lines, first_line)
+    for line in lines:
+        gathered.append(line)
+        size += len(line)
+        if size >= CHUNK_BYTES or len(gathered) >= CHUNK_ROWS:
+            yield _table_from_lines(gathered, first_line)
+            first_line += len(gathered)
+            gathered, size = [], 0
+    if gathered:
+        yield _table_from_lines(gathered, first_line)
 
 
 def record_to_json(record: Mapping[str, Any]) -> str:
@@ -223,11 +232,13 @@ def _parquet_chunks(path: Path) -> Iterator[pa.Table]:
         parquet = pq.ParquetFile(path)
     except (OSError, pa.ArrowException) as exc:
         raise TrellisError(f"cannot read Parquet file {path}: {exc}") from exc
-    first_line = 1
-    for batch in parquet.iter_batches(batch_size=CHUNK_ROWS):
-        lines = [record_to_json(_from_parquet_row(row)) for row in batch.to_pylist()]
-        yield _table_from_lines(lines, first_line)
-        first_line += len(lines)
+    # Rows become Python objects (some ten times their size) a small batch
+    # at a time; only their JSON lines are gathered into chunks.
+    yield from _line_chunks(
+        record_to_json(_from_parquet_row(row))
+        for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS)
+        for row in batch.to_pylist()
+    )
 
 
 def _from_parquet_row(row: dict[str, Any]) -> dict[str, Any]:
