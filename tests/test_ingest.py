@@ -559,3 +559,60 @@ def test_duckdb_append_strategies_agree(
     assert (report.loaded, report.duplicates) == (2, 3)
     assert report.quarantined == {"conflict": 1}
     assert {"new-1", "new-2"} <= stored and len(stored) == 32
+
+
+def test_a_30_mb_record_is_validated_and_stored_whole(
+    duckdb_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The validator runs out of memory on it; the chunk falls back to the large-record SQL."""
+    fallbacks: list[int] = []
+    large = ingest_module._Ingestion._validate_large
+
+    def counted(self: Any, chunk: pa.Table, parameters: dict[str, str]) -> pa.Table:
+        fallbacks.append(chunk.num_rows)
+        return large(self, chunk, parameters)
+
+    monkeypatch.setattr(ingest_module._Ingestion, "_validate_large", counted)
+    huge = request("huge", request=_messages({"role": "user", "content": "x" * 30_000_000}))
+    wrong = request("wrong", request=_messages({"role": "user", "content": 5}))
+    path = write_jsonl(tmp_path / "in.jsonl", [request("a"), huge, wrong, request("b")])
+    with open_store("duckdb") as store:
+        report = ingest_files(store, "requests", [path])
+        size = store.query(
+            "select length(cast(record as varchar)) from raw.requests where request_id = 'huge'"
+        )
+
+    assert (report.loaded, report.quarantined) == (3, {"wrong_type": 1})
+    assert size == [(len(to_line(huge)),)]
+    assert fallbacks  # the large-record SQL did the work
+
+
+@pytest.mark.parametrize(
+    ("kind", "valid", "breaches"),
+    [
+        ("requests", request("ok-1", request=_messages(TRICKY_TEXT)), REQUEST_BREACHES),
+        ("feedback", feedback("ok-1"), FEEDBACK_BREACHES),
+    ],
+)
+def test_the_large_record_sql_classifies_like_the_usual_one(
+    tmp_path: Path,
+    kind: str,
+    valid: dict[str, Any],
+    breaches: list[tuple[str | dict[str, Any], str, str]],
+) -> None:
+    import duckdb
+
+    from trellis.services.contract import validation_sql
+
+    path = write_jsonl(tmp_path / "in.jsonl", [valid, *(line for line, _, _ in breaches)])
+    (chunk,) = line_chunks.iter_file_chunks(path)
+    results = []
+    for large in (False, True):
+        conn = duckdb.connect()
+        conn.register("chunk", chunk)
+        sql = validation_sql(kind, large)  # type: ignore[arg-type]
+        results.append(conn.execute(f"select * exclude (raw_text) from ({sql})").fetchall())
+        conn.close()
+
+    assert results[0] == results[1]
+    assert len(results[0]) == len(breaches) + 1
