@@ -131,14 +131,17 @@ FEEDBACK_BREACHES: list[tuple[str | dict[str, Any], str, str]] = [
     (feedback("f-l", rating=0), "out_of_range", "rating"),
 ]
 
-
-@pytest.mark.parametrize(
+#: Each record kind: a valid record that looks suspicious, then every breach.
+with_every_breach = pytest.mark.parametrize(
     ("kind", "valid", "breaches"),
     [
         ("requests", request("ok-1", request=_messages(TRICKY_TEXT)), REQUEST_BREACHES),
         ("feedback", feedback("ok-1"), FEEDBACK_BREACHES),
     ],
 )
+
+
+@with_every_breach
 def test_every_contract_breach_is_quarantined_with_its_reason_file_line_and_text(
     target_env: Target,
     tmp_path: Path,
@@ -587,25 +590,16 @@ def test_a_30_mb_record_is_validated_and_stored_whole(
     assert fallbacks  # the large-record SQL did the work
 
 
-@pytest.mark.parametrize(
-    ("kind", "valid", "breaches"),
-    [
-        ("requests", request("ok-1", request=_messages(TRICKY_TEXT)), REQUEST_BREACHES),
-        ("feedback", feedback("ok-1"), FEEDBACK_BREACHES),
-    ],
-)
+@with_every_breach
 def test_the_large_record_sql_classifies_like_the_usual_one(
-    tmp_path: Path,
-    kind: str,
-    valid: dict[str, Any],
-    breaches: list[tuple[str | dict[str, Any], str, str]],
+    tmp_path: Path, kind: str, valid: dict[str, Any], breaches: list[tuple[Any, str, str]]
 ) -> None:
     import duckdb
 
     from trellis.services.contract import validation_sql
 
-    path = write_jsonl(tmp_path / "in.jsonl", [valid, *(line for line, _, _ in breaches)])
-    (chunk,) = line_chunks.iter_file_chunks(path)
+    lines = [valid, *(line for line, _, _ in breaches)]
+    (chunk,) = line_chunks.iter_file_chunks(write_jsonl(tmp_path / "in.jsonl", lines))
     results = []
     for large in (False, True):
         conn = duckdb.connect()
