@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from trellis.errors import TrellisError
+
 TargetName = Literal["duckdb", "postgres"]
 TARGETS: tuple[TargetName, ...] = ("duckdb", "postgres")
 
@@ -55,6 +57,15 @@ def _quote(value: str) -> str:
 def default_target() -> TargetName:
     value = os.environ.get("TRELLIS_TARGET", "duckdb")
     return value if value in TARGETS else "duckdb"  # type: ignore[return-value]
+
+
+def resolve_target(value: str | None) -> TargetName:
+    """A --target option's value, or the default target when it is not given."""
+    if value is None:
+        return default_target()
+    if value not in TARGETS:
+        raise TrellisError(f"unknown target {value!r}: choose duckdb or postgres")
+    return value  # type: ignore[return-value]
 
 
 def duckdb_settings() -> DuckDBSettings:

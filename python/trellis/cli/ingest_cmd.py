@@ -10,8 +10,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from trellis.config import TARGETS, TargetName, default_target
-from trellis.errors import TrellisError
+from trellis.config import resolve_target
 from trellis.services.contract import RecordKind
 from trellis.services.ingest import IngestReport, ingest_files
 from trellis.storage import open_store
@@ -54,7 +53,7 @@ def ingest_feedback(files: Files, target: Target = None) -> None:
 
 
 def _ingest(kind: RecordKind, files: list[Path], target: str | None) -> None:
-    chosen = _target(target)
+    chosen = resolve_target(target)
     console = Console(stderr=True)
     with (
         open_store(chosen) as store,
@@ -76,14 +75,6 @@ def _ingest(kind: RecordKind, files: list[Path], target: str | None) -> None:
 
         report = ingest_files(store, kind, files, on_progress=on_progress)
     Console().print(_summary(kind, chosen, report))
-
-
-def _target(value: str | None) -> TargetName:
-    if value is None:
-        return default_target()
-    if value not in TARGETS:
-        raise TrellisError(f"unknown target {value!r}: choose duckdb or postgres")
-    return value  # type: ignore[return-value]
 
 
 def _summary(kind: str, target: str, report: IngestReport) -> Table:

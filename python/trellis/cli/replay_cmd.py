@@ -10,8 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from trellis.config import TARGETS, TargetName, default_target
-from trellis.errors import TrellisError
+from trellis.config import resolve_target
 from trellis.services.judge.manifest import parse_judge_manifest
 from trellis.services.judge.runner import plan_judge
 from trellis.services.judge.service import run_judge
@@ -100,14 +99,6 @@ class RichProgress:
 _PLURAL = {"trajectory": "trajectories", "response": "responses"}
 
 
-def _target(value: str | None) -> TargetName:
-    if value is None:
-        return default_target()
-    if value not in TARGETS:
-        raise TrellisError(f"unknown target {value!r}: choose duckdb or postgres")
-    return value  # type: ignore[return-value]
-
-
 def _print_plan(console: Console, the_plan: Plan) -> None:
     cost = "unknown" if the_plan.cost_usd is None else f"${the_plan.cost_usd:,.4f}"
     console.print(
@@ -154,7 +145,7 @@ def replay(
     raw = load_yaml(manifest)
     parsed = parse_manifest(raw, str(manifest), stale=stale)
     out = Console(soft_wrap=True)
-    with open_store(_target(target)) as store:
+    with open_store(resolve_target(target)) as store:
         if plan_only or dry_run:
             the_plan = plan(store, parsed)
             _print_plan(out, the_plan)
@@ -187,7 +178,7 @@ def judge(
     raw = load_yaml(manifest)
     parsed = parse_judge_manifest(raw, manifest.parent, str(manifest))
     out = Console(soft_wrap=True)
-    with open_store(_target(target)) as store:
+    with open_store(resolve_target(target)) as store:
         if plan_only or dry_run:
             the_plan = plan_judge(store, parsed)
             out.print(

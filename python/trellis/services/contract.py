@@ -168,6 +168,22 @@ KIND_SPECS: dict[RecordKind, KindSpec] = {
     ),
 }
 
+
+def checked_reasons(kind: RecordKind) -> tuple[str, ...]:
+    """The reasons validation can give a line of `kind`, in check order.
+
+    `conflict` is decided against stored rows, not here; `negative_tokens`
+    needs a token count, which only requests have.
+    """
+    rules = KIND_SPECS[kind].rules
+    has_tokens = any(rule.is_token_count for rule in rules)
+    return tuple(
+        reason
+        for reason in REASONS
+        if reason != CONFLICT and (reason != NEGATIVE_TOKENS or has_tokens)
+    )
+
+
 _JSON_TYPE_NAMES = {
     "string": ("VARCHAR",),
     "timestamp": ("VARCHAR",),

@@ -330,15 +330,13 @@ class _Ingestion:
 
     def _store(self, validated: _Validated) -> int:
         """Append one validated chunk to the target; returns its line count."""
-        quarantine = validated.quarantine
-        conflicts: list[dict[str, Any]] = []
+        rejected = [validated.quarantine]
         for rows in self._rounds(validated.valid):
-            conflicts += self._append(validated.source, rows)
-        if conflicts:
-            found = pa.Table.from_pylist(conflicts, schema=quarantine.schema)
-            # (pyarrow's CSV writer garbles a table whose first chunk is empty)
-            quarantine = pa.concat_tables([quarantine, found]) if quarantine.num_rows else found
-        self._quarantine(quarantine)
+            rejected.append(self._append(validated.source, rows))
+        # (pyarrow's CSV writer garbles a table whose first chunk is empty)
+        found = [table for table in rejected if table.num_rows]
+        if found:
+            self._quarantine(pa.concat_tables(found))
         return validated.lines
 
     def _rounds(self, rows: pa.Table) -> Iterator[pa.Table]:
@@ -371,7 +369,7 @@ class _Ingestion:
         for number in range(2, max(occurrence) + 1):
             yield again.filter(pc.equal(numbers, number))
 
-    def _append(self, source: str, rows: pa.Table) -> list[dict[str, Any]]:
+    def _append(self, source: str, rows: pa.Table) -> pa.Table:
         """Insert the new rows of one round; return quarantine rows for its conflicts.
 
         The primary key skips stored ids (`on conflict do nothing`); only
@@ -379,49 +377,49 @@ class _Ingestion:
         """
         store, key = self.store, self.spec.id_column
         inserted = store.insert_new(self.table, key, rows)
-        if inserted == rows.num_rows:
-            self.report.loaded += inserted
-            return []
-        # every key of `rows` is stored now: inserted here, or before
-        conflicts = self._conflicts(source, rows, store.stored_twins(self.table, key, rows))
-        self.report.duplicates += rows.num_rows - inserted - len(conflicts)
         self.report.loaded += inserted
+        differing = [] if inserted == rows.num_rows else store.stored_twins(self.table, key, rows)
+        # every key of `rows` is stored now: inserted here, or before
+        conflicts = self._conflicts(source, rows, differing)
+        self.report.duplicates += rows.num_rows - inserted - conflicts.num_rows
         return conflicts
 
-    def _conflicts(
-        self, source: str, rows: pa.Table, differing: list[tuple[Any, ...]]
-    ) -> list[dict[str, Any]]:
-        if not differing:
-            return []
-        lines = pa.array([line for line, _, _ in differing], pa.int64())
-        wanted = rows.filter(pc.is_in(rows.column("source_line"), value_set=lines))
-        texts = dict(
-            zip(
-                wanted.column("source_line").to_pylist(),
-                wanted.column("record").to_pylist(),
-                strict=True,
+    def _conflicts(self, source: str, rows: pa.Table, differing: list[tuple[Any, ...]]) -> pa.Table:
+        """Quarantine rows for those of `differing` whose content really differs."""
+        found: list[tuple[int, str, str]] = []
+        if differing:
+            lines = pa.array([line for line, _, _ in differing], pa.int64())
+            wanted = rows.filter(pc.is_in(rows.column("source_line"), value_set=lines))
+            texts = dict(
+                zip(
+                    wanted.column("source_line").to_pylist(),
+                    wanted.column("record").to_pylist(),
+                    strict=True,
+                )
             )
+            found = [
+                (line, record_id, texts[line])
+                for line, record_id, stored_text in differing
+                if json.loads(texts[line]) != json.loads(stored_text)  # else: spelled differently
+            ]
+        checked = pa.table(
+            {
+                "quarantine_id": [
+                    quarantine_id(self.kind, source, line, text) for line, _, text in found
+                ],
+                "source_line": [line for line, _, _ in found],
+                "reason": [CONFLICT] * len(found),
+                "detail": [
+                    f"{self.spec.id_column} {record_id!r} is already stored "
+                    "with different content; the stored record is kept"
+                    for _, record_id, _ in found
+                ],
+                "record_id": [record_id for _, record_id, _ in found],
+            },
+            schema=_CHECKED_SCHEMA,
         )
-        conflicts = []
-        for line, record_id, stored_text in differing:
-            text = texts[line]
-            if json.loads(text) == json.loads(stored_text):
-                continue  # same content, spelled differently
-            conflicts.append(
-                {
-                    "quarantine_id": quarantine_id(self.kind, source, line, text),
-                    "record_kind": self.kind,
-                    "source_file": source,
-                    "source_line": line,
-                    "reason": CONFLICT,
-                    "detail": f"{self.spec.id_column} {record_id!r} is already stored "
-                    "with different content; the stored record is kept",
-                    "record_id": record_id,
-                    "raw_text": text,
-                    "quarantined_at": self.ingested_at,
-                }
-            )
-        return conflicts
+        texts_found = pa.chunked_array([[text for _, _, text in found]], pa.large_string())
+        return self._quarantine_rows(source, checked, texts_found)
 
     def _quarantine(self, rows: pa.Table) -> None:
         if rows.num_rows == 0:
@@ -432,6 +430,16 @@ class _Ingestion:
 
 
 _TIMESTAMP = pa.timestamp("us", tz="UTC")
+#: The columns of a validation result (_CHECKED_SQL) quarantine rows are made of.
+_CHECKED_SCHEMA = pa.schema(
+    [
+        ("quarantine_id", pa.string()),
+        ("source_line", pa.int64()),
+        ("reason", pa.string()),
+        ("detail", pa.string()),
+        ("record_id", pa.string()),
+    ]
+)
 
 
 class _Committer:

@@ -9,28 +9,11 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from trellis.services.contract import REASONS
+from trellis.services.contract import REASONS, checked_reasons
 from trellis.services.generate.builder import Generator, rfc3339
 
-REQUEST_REASONS = (
-    "invalid_json",
-    "not_an_object",
-    "missing_field",
-    "wrong_type",
-    "invalid_timestamp",
-    "invalid_enum",
-    "negative_tokens",
-    "out_of_range",
-)
-FEEDBACK_REASONS = (
-    "invalid_json",
-    "not_an_object",
-    "missing_field",
-    "wrong_type",
-    "invalid_timestamp",
-    "invalid_enum",
-    "out_of_range",
-)
+REQUEST_REASONS = checked_reasons("requests")
+FEEDBACK_REASONS = checked_reasons("feedback")
 # Every reason code ingest can give, in its order (truth/ingest.json lists them all).
 ALL_REASONS = REASONS
 _BAD_TIMESTAMPS = ("not a timestamp", "2026-02-30T10:00:00Z", "2026-01-05T25:00:00Z")
