@@ -26,7 +26,7 @@ all_nodes as (
             all_nodes.session_key,
             all_nodes.tenant_id
         from all_nodes
-        where all_nodes.resolved_at > (select max(this.resolved_at) from {{ this }} as this)
+        where all_nodes.resolved_at > {{ trellis.stored_watermark('resolved_at') }}
     ),
 
     nodes as (

@@ -21,7 +21,7 @@ nodes as (
         resolved_at
     from {{ ref('conversation_branch_nodes') }}
     {% if is_incremental() %}
-        where resolved_at > (select max(this.resolved_at) from {{ this }} as this)
+        where resolved_at > {{ trellis.stored_watermark('resolved_at') }}
     {% endif %}
 ),
 

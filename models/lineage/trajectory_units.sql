@@ -19,7 +19,7 @@ with
 steps as (
     select * from {{ ref('int_trajectory_steps_climbed') }}
     {% if is_incremental() %}
-        where resolved_at > (select max(this.resolved_at) from {{ this }} as this)
+        where resolved_at > {{ trellis.stored_watermark('resolved_at') }}
     {% endif %}
 ),
 

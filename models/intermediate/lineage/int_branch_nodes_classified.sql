@@ -22,7 +22,7 @@ all_recursed as (
     touched_roots as (
         select distinct all_recursed.root_node_id
         from all_recursed
-        where all_recursed.resolved_at > (select max(this.resolved_at) from {{ this }} as this)
+        where all_recursed.resolved_at > {{ trellis.stored_watermark('resolved_at') }}
     ),
 
     recursed as (

@@ -29,7 +29,7 @@ parents as (
     changed as (
         select *
         from parents
-        where resolved_at > (select max(this.resolved_at) from {{ this }} as this)
+        where resolved_at > {{ trellis.stored_watermark('resolved_at') }}
     ),
 
     touched_roots as (

@@ -38,7 +38,7 @@ keyed_requests as (
     arrived as (
         select *
         from keyed_requests
-        where ingested_at > (select max(this.ingested_at) from {{ this }} as this)
+        where ingested_at > {{ trellis.stored_watermark('ingested_at') }}
     ),
 
     to_resolve as (

@@ -23,7 +23,7 @@ with
 contexts as (
     select * from {{ ref('stg_gateway__request_contexts') }}
     {% if is_incremental() %}
-        where ingested_at > (select max(this.ingested_at) from {{ this }} as this)
+        where ingested_at > {{ trellis.stored_watermark('ingested_at') }}
     {% endif %}
 ),
 

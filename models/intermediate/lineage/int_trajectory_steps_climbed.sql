@@ -32,7 +32,7 @@ all_leaves as (
     leaves as (
         select *
         from all_leaves
-        where resolved_at > (select max(this.resolved_at) from {{ this }} as this)
+        where resolved_at > {{ trellis.stored_watermark('resolved_at') }}
     ),
 {% else %}
     leaves as (

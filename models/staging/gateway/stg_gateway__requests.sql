@@ -64,7 +64,7 @@ with
 source as (
     select * from {{ source('gateway', 'requests') }}
     {% if is_incremental() %}
-        where ingested_at > (select max(this.ingested_at) from {{ this }} as this)
+        where ingested_at > {{ trellis.stored_watermark('ingested_at') }}
     {% endif %}
 ),
 
