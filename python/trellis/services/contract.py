@@ -1,7 +1,9 @@
 """The gateway log contract (docs/contract/gateway-log-v1.md) as validation SQL.
 
-Validation runs inside DuckDB, vectorized, because per-record Python JSON
-parsing is several times too slow for the ingest target. The SQL below is
+Validation runs inside DuckDB, vectorized. It is the reference: a faster
+screen built from the same rule tables (trellis.services.screening) clears
+most valid lines before they get here, but every reason and detail of a
+quarantined line comes from this SQL. The SQL below is
 generated from the rule tables in this module (code constants, never input),
 so the rules read as data and the detail messages name the exact field.
 

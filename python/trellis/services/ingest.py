@@ -1,16 +1,23 @@
 """Load gateway log files into raw.requests / raw.feedback (contract section 4).
 
 One path for every input: lines of JSON text in bounded chunks
-(trellis.services.line_chunks) are classified by vectorized SQL in an
-in-memory DuckDB (trellis.services.contract), then appended to the target
+(trellis.services.line_chunks) are screened (trellis.services.screening:
+a msgspec decoder and Arrow checks built from the contract clear the lines
+that surely pass); the rest, gathered, are classified by the validation SQL
+in an in-memory DuckDB (trellis.services.contract), the one source of
+quarantine reasons. Then the rows are appended to the target
 through the Store interface (`insert_new`, `stored_twins`: the same
 statements on DuckDB and PostgreSQL). `ingest_records` (replay and judge
 runners) feeds the very same pipeline.
 
-Three stages overlap, each mostly outside the GIL: a reader thread splits
-and hashes chunk k+2, a validator thread classifies chunk k+1, and the
-calling thread appends chunk k. Appends run in transactions of up to
+Three stages overlap: a reader thread splits and hashes chunk k+2 (Arrow,
+outside the GIL), a validator thread screens chunk k+1 (msgspec, holding
+the GIL, some 5 us a line), and the calling thread appends chunk k (DuckDB
+or psycopg, outside the GIL). Appends run in transactions of up to
 COMMIT_LINES lines, so DuckDB writes whole row groups straight to the file.
+
+Within a chunk, a later occurrence of an id is judged against the first in
+memory (see _append_repeats); across chunks, against the stored row.
 
 Idempotence: a record whose id is stored with the same `record_hash` is a
 duplicate; with another hash its content is compared parsed (so key order,
@@ -47,7 +54,8 @@ import pyarrow.compute as pc
 from trellis.config import RAW_SCHEMA
 from trellis.errors import TrellisError
 from trellis.services.contract import CONFLICT, KIND_SPECS, RECORD_KINDS, validation_sql
-from trellis.services.line_chunks import iter_file_chunks, iter_record_chunks
+from trellis.services.line_chunks import CHUNK_BYTES, iter_file_chunks, iter_record_chunks
+from trellis.services.screening import Screen
 from trellis.storage import Store
 from trellis.storage.duckdb_store import connect_duckdb
 
@@ -197,6 +205,10 @@ class _Ingestion:
         self.report = IngestReport()
         self._sql = _CHECKED_SQL.format(validation=validation_sql(self.kind))
         self._large_sql = _CHECKED_SQL.format(validation=validation_sql(self.kind, True))
+        self._screen = Screen(self.kind)
+        #: Lines the screen left to the SQL, gathered per source (see _validate).
+        self._left: list[pa.Table] = []
+        self._left_source = ""
         self._validator = connect_duckdb(":memory:", VALIDATOR_MEMORY_LIMIT)
         # DuckDB creates its spill folder only when it spills, and removes it.
         spill = Path(tempfile.gettempdir()) / f"trellis-ingest-{os.getpid()}-{id(self):x}"
@@ -221,24 +233,63 @@ class _Ingestion:
         """
         lines: Counter[str] = Counter()
 
-        def store(validated: _Validated) -> None:
-            lines[validated.source] += committer.add(self._store(validated))
-            if on_progress:
-                on_progress(validated.source, lines[validated.source])
+        def store(validated: list[_Validated]) -> None:
+            for part in validated:
+                lines[part.source] += committer.add(self._store(part))
+                if on_progress:
+                    on_progress(part.source, lines[part.source])
 
         with (
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="trellis-validate") as pool,
             _read_ahead(chunks) as ready,
             _Committer(self.store, COMMIT_LINES) as committer,
         ):
-            pending: Future[_Validated] | None = None
+            pending: Future[list[_Validated]] | None = None
             for source, chunk in ready:
-                validating = pool.submit(self._validate, source, chunk)
+                validating = pool.submit(self._screened, source, chunk)
                 if pending is not None:
                     store(pending.result())
                 pending = validating
             if pending is not None:
                 store(pending.result())
+            store(self._flush_left())
+
+    def _screened(self, source: str, chunk: pa.Table) -> list[_Validated]:
+        """Classify one chunk: the screen clears most lines, the SQL decides the rest.
+
+        The rest is gathered and validated together (the SQL costs some 20 ms a
+        statement, whatever its size): when the source changes, when it holds
+        CHUNK_BYTES of text, and at the end. A line the SQL then accepts is
+        appended after the cleared lines read before that point; the screen
+        clears every valid line but contrived ones (see screening), so within
+        one batch the first occurrence of an id still wins in practice.
+        Runs on the validator thread only, one chunk at a time.
+        """
+        flushed = self._flush_left() if source != self._left_source else []
+        self._left_source = source
+        screened = self._screen.screen(chunk)
+        if len(screened.rest):
+            self._left.append(_pick(chunk, screened.rest))
+            if sum(table.column("line").nbytes for table in self._left) >= CHUNK_BYTES:
+                flushed += self._flush_left()
+        checked = screened.columns
+        texts, hashes = chunk.column("line"), chunk.column("record_hash")
+        if checked.num_rows < chunk.num_rows:
+            texts, hashes = _pick(texts, screened.cleared), _pick(hashes, screened.cleared)
+        valid = self._valid_rows(source, checked, texts, hashes)
+        lines = chunk.num_rows  # the lines left to the SQL are counted here
+        none = self._quarantine_rows(
+            source, _CHECKED_SCHEMA.empty_table(), pa.chunked_array([], pa.large_string())
+        )
+        return [*flushed, _Validated(source, lines, none, valid)]
+
+    def _flush_left(self) -> list[_Validated]:
+        if not self._left:
+            return []
+        left = pa.concat_tables(self._left)
+        self._left = []
+        validated = self._validate(self._left_source, left)
+        return [_Validated(validated.source, 0, validated.quarantine, validated.valid)]
 
     def _validate(self, source: str, chunk: pa.Table) -> _Validated:
         """Classify one chunk (validator connection only; runs on the worker thread)."""
@@ -256,9 +307,7 @@ class _Ingestion:
             self._validator.unregister("chunk")
         texts, hashes = chunk.column("line"), chunk.column("record_hash")
         if checked.num_rows < chunk.num_rows:  # blank lines were skipped
-            # Lines are numbered consecutively within a chunk: position = line - first.
-            first_line = chunk.column("source_line")[0].as_py()
-            positions = pc.subtract(checked.column("source_line"), first_line)
+            positions = pc.index_in(checked.column("source_line"), chunk.column("source_line"))
             texts, hashes = texts.take(positions), hashes.take(positions)
         reason = checked.column("reason")
         if reason.null_count == checked.num_rows:  # the usual case: all lines valid
@@ -331,63 +380,57 @@ class _Ingestion:
     def _store(self, validated: _Validated) -> int:
         """Append one validated chunk to the target; returns its line count."""
         rejected = [validated.quarantine]
-        for rows in self._rounds(validated.valid):
-            rejected.append(self._append(validated.source, rows))
+        firsts, later = self._split_repeats(validated.valid)
+        conflicts = self._append(validated.source, firsts)
+        rejected.append(conflicts)
+        if later is not None:
+            rejected += self._append_repeats(validated.source, firsts, later, conflicts)
         # (pyarrow's CSV writer garbles a table whose first chunk is empty)
         found = [table for table in rejected if table.num_rows]
         if found:
             self._quarantine(pa.concat_tables(found))
         return validated.lines
 
-    def _rounds(self, rows: pa.Table) -> Iterator[pa.Table]:
-        """Rows split so no id repeats within a round: first occurrences, then seconds...
+    def _split_repeats(self, rows: pa.Table) -> tuple[pa.Table, pa.Table | None]:
+        """The first occurrence of each id, and the later ones in line order (None: no repeats).
 
-        Each round is appended before the next is compared, so a later
-        occurrence of an id meets the stored winner: identical is a
-        duplicate, different is a conflict. Only the rows of repeated ids
-        are numbered (in Python); they are few.
+        Only the rows of repeated ids are looked at in Python; they are few.
         """
-        if rows.num_rows == 0:
-            return
         ids = rows.column(self.spec.id_column)
         counts = pc.value_counts(ids)
         repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
         if len(repeated) == 0:  # the usual case
-            yield rows
-            return
+            return rows, None
         is_repeated = pc.is_in(ids, value_set=repeated)
         again = rows.filter(is_repeated).sort_by("source_line")
-        seen: Counter[str] = Counter()
-        occurrence = []
+        seen: set[str] = set()
+        is_first = []
         for record_id in again.column(self.spec.id_column).to_pylist():
-            seen[record_id] += 1
-            occurrence.append(seen[record_id])
-        numbers = pa.array(occurrence, pa.int64())
-        yield pa.concat_tables(
-            [rows.filter(pc.invert(is_repeated)), again.filter(pc.equal(numbers, 1))]
-        )
-        for number in range(2, max(occurrence) + 1):
-            yield again.filter(pc.equal(numbers, number))
+            is_first.append(record_id not in seen)
+            seen.add(record_id)
+        first = pa.array(is_first, pa.bool_())
+        firsts = pa.concat_tables([rows.filter(pc.invert(is_repeated)), again.filter(first)])
+        return firsts, again.filter(pc.invert(first))
+
+    def _rounds(self, rows: pa.Table) -> Iterator[pa.Table]:
+        """`rows` split so no id repeats within a round: first occurrences, then seconds..."""
+        left: pa.Table | None = rows
+        while left is not None and left.num_rows:
+            firsts, left = self._split_repeats(left)
+            yield firsts
 
     def _append(self, source: str, rows: pa.Table) -> pa.Table:
-        """Insert the new rows of one round; return quarantine rows for its conflicts.
+        """Insert the new rows (ids unique within them); return quarantine rows for conflicts.
 
-        The primary key skips stored ids (`on conflict do nothing`); only
-        when some were skipped are they compared with the stored rows.
+        The primary key skips stored ids; only when some were skipped are
+        they compared with the stored rows.
         """
         store, key = self.store, self.spec.id_column
         inserted = store.insert_new(self.table, key, rows)
         self.report.loaded += inserted
-        differing = [] if inserted == rows.num_rows else store.stored_twins(self.table, key, rows)
-        # every key of `rows` is stored now: inserted here, or before
-        conflicts = self._conflicts(source, rows, differing)
-        self.report.duplicates += rows.num_rows - inserted - conflicts.num_rows
-        return conflicts
-
-    def _conflicts(self, source: str, rows: pa.Table, differing: list[tuple[Any, ...]]) -> pa.Table:
-        """Quarantine rows for those of `differing` whose content really differs."""
         found: list[tuple[int, str, str]] = []
-        if differing:
+        if inserted < rows.num_rows:
+            differing = store.stored_twins(self.table, key, rows)
             lines = pa.array([line for line, _, _ in differing], pa.int64())
             wanted = rows.filter(pc.is_in(rows.column("source_line"), value_set=lines))
             texts = dict(
@@ -402,6 +445,67 @@ class _Ingestion:
                 for line, record_id, stored_text in differing
                 if json.loads(texts[line]) != json.loads(stored_text)  # else: spelled differently
             ]
+        # every key of `rows` is stored now: inserted here, or before
+        self.report.duplicates += rows.num_rows - inserted - len(found)
+        return self._conflict_rows(source, found)
+
+    def _append_repeats(
+        self, source: str, firsts: pa.Table, later: pa.Table, conflicts: pa.Table
+    ) -> list[pa.Table]:
+        """Later occurrences of ids of one chunk, judged against the first occurrence in memory.
+
+        A later occurrence identical to the first (same hash, or same parsed
+        content) shares its fate: a duplicate, or a conflict when the first
+        conflicted with a stored record. A different one conflicts with the
+        first, now stored, unless the first itself conflicted: then only the
+        stored record can tell, and those few are compared in the store.
+        """
+        key = self.spec.id_column
+        wanted = firsts.filter(pc.is_in(firsts.column(key), value_set=later.column(key)))
+        first = dict(
+            zip(
+                wanted.column(key).to_pylist(),
+                zip(
+                    wanted.column("record_hash").to_pylist(),
+                    wanted.column("record").to_pylist(),
+                    strict=True,
+                ),
+                strict=True,
+            )
+        )
+        conflicted = set(conflicts.column("record_id").to_pylist())
+        parsed: dict[str, Any] = {}
+        found: list[tuple[int, str, str]] = []
+        unresolved: list[int] = []
+        for record_id, line, record_hash, text in zip(
+            later.column(key).to_pylist(),
+            later.column("source_line").to_pylist(),
+            later.column("record_hash").to_pylist(),
+            later.column("record").to_pylist(),
+            strict=True,
+        ):
+            first_hash, first_text = first[record_id]
+            if record_hash == first_hash:
+                same = True
+            else:
+                if record_id not in parsed:
+                    parsed[record_id] = json.loads(first_text)
+                same = json.loads(text) == parsed[record_id]
+            if same and record_id not in conflicted:
+                self.report.duplicates += 1
+            elif same or record_id not in conflicted:
+                found.append((line, record_id, text))
+            else:
+                unresolved.append(line)
+        rejected = [self._conflict_rows(source, found)]
+        if unresolved:
+            lines = pa.array(unresolved, pa.int64())
+            rows = later.filter(pc.is_in(later.column("source_line"), value_set=lines))
+            rejected += [self._append(source, batch) for batch in self._rounds(rows)]
+        return rejected
+
+    def _conflict_rows(self, source: str, found: list[tuple[int, str, str]]) -> pa.Table:
+        """Quarantine rows for (source_line, record id, text) lines that conflict."""
         checked = pa.table(
             {
                 "quarantine_id": [
@@ -466,6 +570,27 @@ class _Committer:
 
     def __exit__(self, *exc: Any) -> bool | None:
         return self._stack.__exit__(*exc)
+
+
+_Picked = TypeVar("_Picked", pa.Table, pa.ChunkedArray)
+
+
+def _pick(values: _Picked, positions: pa.Array) -> _Picked:
+    """The rows of `values` at `positions` (ascending), as zero-copy slices of it.
+
+    Positions the screen returns come in long runs; `take` would copy every
+    record's text (and concatenate the chunks first).
+    """
+    numbers = positions.to_pylist()
+    slices = []
+    start = 0
+    for end in range(1, len(numbers) + 1):
+        if end == len(numbers) or numbers[end] != numbers[end - 1] + 1:
+            slices.append(values.slice(numbers[start], end - start))
+            start = end
+    if isinstance(values, pa.Table):
+        return pa.concat_tables(slices) if slices else values.slice(0, 0)
+    return pa.chunked_array([piece for part in slices for piece in part.chunks], values.type)
 
 
 _DONE = object()

@@ -1,0 +1,294 @@
+"""A fast screen in front of the validation SQL: clears the lines that surely pass.
+
+Most lines of real traffic are fine. For them the contract is checked by a
+msgspec decoder built from the same rule tables as the SQL
+(trellis.services.contract): typed structs for the contract's fields (types,
+required fields, non-empty strings, enums, bounds, messages with a known role
+and a string, null or list content), every other field skipped. msgspec
+reads JSON strictly, so NaN, Infinity and trailing commas fail it. What it
+does not check is handed to vectorized Arrow checks: timestamps (the
+contract's RFC 3339 pattern, then a cast), `one_of` numbers, and, on the raw
+text, exponents of five or more digits and the \\u0000 escape (one regex per
+record batch; a hit sends its lines on).
+
+The screen is one-sided by construction: a line it clears is one the SQL
+accepts, with the same id, parent, tenant and timestamp (tested on every
+contract breach and on tricky valid lines). Every other line (a breach, or
+a valid line the screen cannot vouch for) goes to the SQL, which decides
+and names the reason. So reasons and details have one source, the SQL.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import Annotated, Any, Literal
+
+import msgspec
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trellis.services.contract import (
+    KIND_SPECS,
+    MESSAGE_ROLES,
+    RFC3339_PATTERN,
+    FieldRule,
+    RecordKind,
+)
+
+__all__ = ["Screen", "Screened"]
+
+#: Raw-text tokens the decoder does not see: a number with an exponent of 5
+#: or more digits (in a skipped field; PostgreSQL's numeric refuses them),
+#: or the \u0000 escape (which PostgreSQL cannot store). The exponent
+#: must be followed by what ends a number, so hex ids in strings rarely hit.
+_UNSEEN_TOKENS = (r"\\u0000", r"[eE][+-]?[0-9]{5,}[\s,\]}]")
+_TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+
+class _Message(msgspec.Struct):
+    role: Literal[MESSAGE_ROLES]  # type: ignore[valid-type]
+    content: str | list[msgspec.Raw] | None = None
+
+
+class _AnyObject(msgspec.Struct):
+    """A JSON object, its members skipped."""
+
+
+def _leaf_type(rule: FieldRule, checks_messages: bool) -> Any:
+    """The msgspec type a value of `rule` must decode as (None aside)."""
+    if rule.type in ("string", "timestamp"):
+        if rule.enum:
+            return Literal[rule.enum]
+        return Annotated[str, msgspec.Meta(min_length=1)] if rule.required else str
+    if rule.type == "number":
+        low = 0 if rule.is_token_count else rule.minimum
+        return Annotated[float, msgspec.Meta(ge=low, le=rule.maximum)]
+    if rule.type == "array":
+        if checks_messages and rule.path == "request.messages":
+            return Annotated[list[_Message], msgspec.Meta(min_length=1)]
+        return list[msgspec.Raw]
+    return _AnyObject
+
+
+def _struct(
+    name: str,
+    rules: tuple[FieldRule, ...],
+    prefix: str,
+    checks_messages: bool,
+    read: Mapping[str, type] | None = None,
+) -> Any:
+    """A struct for the object at `prefix` ('' for the record), from the rules below it.
+
+    An object the rules only imply (`response.usage.prompt_tokens_details`
+    has no rule of its own) is decoded as an optional object too: stricter
+    than the SQL, which skips the checks below a non-object, so such a line
+    goes to the SQL.
+    """
+    by_path = {rule.path: rule for rule in rules}
+    start = prefix + "." if prefix else ""
+    members = dict.fromkeys(
+        rule.path[len(start) :].split(".", 1)[0] for rule in rules if rule.path.startswith(start)
+    )
+    fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+    for member in members:
+        path = start + member
+        rule = by_path.get(path)
+        if read and path in read:
+            value_type = read[path]
+        elif any(other.startswith(path + ".") for other in by_path):
+            value_type = _struct(f"{name}_{member}", rules, path, checks_messages)
+        elif rule is not None:
+            value_type = _leaf_type(rule, checks_messages)
+        if read and path in read:  # the decode hook sees every value, null too
+            fields.append(
+                (member, value_type) if rule and rule.required else (member, value_type, None)
+            )
+        elif rule is not None and rule.required:
+            fields.append((member, value_type))
+        else:
+            fields.append((member, value_type | None, None))
+    # required fields first: msgspec wants defaults last; JSON order is free
+    fields.sort(key=len)
+    return msgspec.defstruct(name, fields)
+
+
+@dataclass(frozen=True)
+class Screened:
+    """One chunk, screened: which rows were cleared, their columns, and the rest."""
+
+    #: Positions (in the chunk) of the cleared lines, in order.
+    cleared: pa.Array
+    #: For the cleared lines: source_line, record_id, parent_id, tenant_id, created_at.
+    columns: pa.Table
+    #: Positions of the lines the SQL must decide.
+    rest: pa.Array
+
+
+class _Read:
+    """Marks a field the screen reads: the decode hook checks and keeps its value."""
+
+    __slots__ = ()
+
+
+class Screen:
+    """The fast screen of one record kind.
+
+    The fields the screen reads (id, tenant, parent, timestamps, `one_of`
+    numbers) are decoded through a hook that keeps their values and refuses
+    a field named twice in a record: msgspec keeps the last value where the
+    SQL reads the first, so such lines go to the SQL.
+    """
+
+    def __init__(self, kind: RecordKind) -> None:
+        spec = KIND_SPECS[kind]
+        self._spec = spec
+        self._timestamps = [rule.path for rule in spec.rules if rule.type == "timestamp"]
+        rules = {rule.path: rule for rule in spec.rules}
+        read = [spec.id_column, "tenant_id", *self._timestamps]
+        read += [spec.parent_column] if spec.parent_column else []
+        read += [rule.path for rule in spec.rules if rule.one_of]
+        if any("." in path for path in read):
+            raise ValueError("the screen reads top-level fields only")
+        self._read = read
+        markers = {path: type(f"_Read_{path}", (_Read,), {"__slots__": ()}) for path in read}
+        self._checks = {markers[path]: (path, _value_check(rules[path])) for path in read}
+        self._markers = {marker: marker() for marker in self._checks}
+        self._found: dict[str, Any] = {}
+        record_type = _struct(f"{kind}_record", spec.rules, "", spec.checks_messages, markers)
+        self._decode = msgspec.json.Decoder(record_type, dec_hook=self._hook).decode
+        self._get = itemgetter(*read)
+        self._nothing = dict.fromkeys(read)
+
+    def _hook(self, marker: type, value: Any) -> Any:
+        path, check = self._checks[marker]
+        if self._found[path] is not None or not check(value):
+            raise ValueError(f"{path} is repeated or not as the contract says")
+        self._found[path] = value
+        return self._markers[marker]
+
+    def screen(self, chunk: pa.Table) -> Screened:
+        """Decode each line of `chunk` (CHUNK_SCHEMA) that may be clean; check the rest in Arrow."""
+        positions: list[int] = []
+        values: list[tuple[Any, ...]] = []
+        decode, get, found, nothing = self._decode, self._get, self._found, self._nothing
+        position = 0
+        for batch_lines, batch_utf8 in zip(
+            chunk.column("line").chunks, chunk.column("is_utf8").chunks, strict=True
+        ):
+            suspect = _suspects(batch_lines, batch_utf8)
+            offsets = _offsets(batch_lines)
+            buffer = batch_lines.buffers()[2]
+            data = memoryview(buffer) if buffer is not None else memoryview(b"")
+            for index, (start, end) in enumerate(itertools.pairwise(offsets)):
+                if suspect is not None and suspect[index]:
+                    continue
+                found.update(nothing)
+                try:
+                    decode(data[start:end])
+                except msgspec.DecodeError:  # ValidationError is one too
+                    continue
+                values.append(get(found))
+                positions.append(position + index)
+            position += len(batch_lines)
+        return self._checked(chunk, positions, values)
+
+    def _checked(
+        self, chunk: pa.Table, positions: list[int], values: list[tuple[Any, ...]]
+    ) -> Screened:
+        """The Arrow checks of the decoded values; rows failing one go to the SQL."""
+        columns = dict(zip(self._read, _transpose(values, len(self._read)), strict=True))
+        fine = pa.repeat(True, len(positions)) if positions else pa.array([], pa.bool_())
+        stamps: dict[str, pa.Array] = {}
+        for path in self._timestamps:
+            text = pc.utf8_upper(pa.array(columns[path], pa.string()))
+            shaped = pc.match_substring_regex(text, f"^(?:{RFC3339_PATTERN})$")
+            fine = pc.and_kleene(fine, pc.or_kleene(pc.is_null(text), shaped))
+            stamps[path] = _cast_timestamps(pc.if_else(shaped, text, None))
+            fine = pc.and_(fine, pc.equal(pc.is_null(text), pc.is_null(stamps[path])))
+        spec = self._spec
+        table = pa.table(
+            {
+                "source_line": chunk.column("source_line").take(pa.array(positions, pa.int64())),
+                "record_id": pa.array(columns[spec.id_column], pa.string()),
+                "parent_id": pa.array(
+                    columns[spec.parent_column] if spec.parent_column else [None] * len(positions),
+                    pa.string(),
+                ),
+                "tenant_id": pc.fill_null(pa.array(columns["tenant_id"], pa.string()), "default"),
+                "created_at": stamps["created_at"],
+            }
+        )
+        cleared = pa.array(positions, pa.int64())
+        if not pc.all(fine).as_py():
+            table, cleared = table.filter(fine), cleared.filter(fine)
+        every = pa.array(range(chunk.num_rows), pa.int64())
+        rest = every.filter(pc.invert(pc.is_in(every, value_set=cleared)))
+        return Screened(cleared, table, rest)
+
+
+def _value_check(rule: FieldRule) -> Callable[[Any], bool]:
+    """What a value of a field the screen reads must be (None: null or absent)."""
+    if rule.type == "number":  # the screen reads numbers for their one_of only
+        allowed = rule.one_of
+        return lambda value: (
+            value is None
+            or (
+                type(value) in (int, float) and value in allowed  # not bool, a subclass of int
+            )
+        )
+    if rule.required:
+        return lambda value: type(value) is str and value != ""
+    return lambda value: value is None or type(value) is str
+
+
+def _suspects(lines: pa.Array, is_utf8: pa.Array) -> list[bool] | None:
+    """Lines to leave to the SQL unread: invalid UTF-8, or a token the decoder does not see."""
+    suspect = None if pc.all(is_utf8).as_py() else pc.invert(is_utf8)
+    for pattern in _UNSEEN_TOKENS:
+        if len(lines) and _anywhere(lines, pattern):
+            tokens = pc.match_substring_regex(lines, pattern)
+            suspect = tokens if suspect is None else pc.or_(suspect, tokens)
+    return suspect.to_pylist() if suspect is not None else None
+
+
+def _anywhere(lines: pa.Array, pattern: str) -> bool:
+    """Whether any line matches `pattern`: one regex over the batch's text at once."""
+    offsets = _offsets(lines)
+    whole = pa.LargeStringArray.from_buffers(
+        1,
+        pa.array([offsets[0], offsets[-1]], pa.int64()).buffers()[1],
+        lines.buffers()[2],
+    )
+    return bool(pc.any(pc.match_substring_regex(whole, pattern)).as_py())
+
+
+def _offsets(lines: pa.Array) -> list[int]:
+    """Where each line starts in the data buffer, and where the last one ends."""
+    view = memoryview(lines.buffers()[1]).cast("q")  # large_string: 64-bit offsets
+    return view[lines.offset : lines.offset + len(lines) + 1].tolist()
+
+
+def _transpose(rows: list[tuple[Any, ...]], width: int) -> Iterator[list[Any]]:
+    if not rows:
+        return iter([[] for _ in range(width)])
+    return (list(column) for column in zip(*rows, strict=True))
+
+
+def _cast_timestamps(text: pa.Array) -> pa.Array:
+    """Timestamps of RFC 3339 text, null where null or not a real date and time.
+
+    Arrow casts a whole array or fails: the halves of a failing one are cast
+    apart, so a few bad values cost a few casts each.
+    """
+    try:
+        return text.cast(_TIMESTAMP)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        if len(text) == 1:
+            return pa.nulls(1, _TIMESTAMP)
+        half = len(text) // 2
+        return pa.concat_arrays(
+            [_cast_timestamps(text.slice(0, half)), _cast_timestamps(text.slice(half))]
+        )
