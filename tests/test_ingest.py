@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -485,10 +486,16 @@ def test_quarantine_ids_from_sql_and_python_agree(
 def test_appends_commit_in_batches_and_a_failed_read_keeps_the_committed_ones(
     target_env: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Lines commit every COMMIT_LINES; a file that breaks midway loses only the open batch."""
-    monkeypatch.setattr(line_chunks, "CHUNK_BYTES", 2048)
-    monkeypatch.setattr(ingest_module, "COMMIT_LINES", 5)
-    lines = [to_line(request(f"r-{i:03d}")) for i in range(40)]
+    """Lines commit every COMMIT_LINES; a file that breaks midway loses only the open batch.
+
+    Random padding keeps the file from compressing to a few hundred bytes: the
+    inflater hands out what it decoded before the break in blocks.
+    """
+    monkeypatch.setattr(line_chunks, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(ingest_module, "COMMIT_LINES", 20)
+    rng = random.Random(3)
+    pads = [rng.randbytes(100).hex() for _ in range(400)]
+    lines = [to_line(request(f"r-{i:03d}", metadata={"pad": pads[i]})) for i in range(400)]
     whole = ("\n".join(lines) + "\n").encode()
     broken = tmp_path / "broken.jsonl.gz"
     broken.write_bytes(gzip.compress(whole)[: len(gzip.compress(whole)) * 2 // 3])
@@ -500,10 +507,10 @@ def test_appends_commit_in_batches_and_a_failed_read_keeps_the_committed_ones(
         report = ingest_files(store, "requests", [complete])
         total = count(store, "requests")
 
-    assert 0 < len(committed) < 40
+    assert 0 < len(committed) < 400
     assert sorted(committed) == [f"r-{i:03d}" for i in range(len(committed))]
-    assert (report.loaded, report.duplicates) == (40 - len(committed), len(committed))
-    assert total == 40
+    assert (report.loaded, report.duplicates) == (400 - len(committed), len(committed))
+    assert total == 400
 
 
 def test_a_reformatted_resend_is_compared_by_content_in_key_batches(
@@ -529,18 +536,29 @@ def test_a_reformatted_resend_is_compared_by_content_in_key_batches(
 
 @pytest.mark.parametrize("precheck_ratio", [0, 400])
 @pytest.mark.parametrize("lookup_max", [0, 64])
+@pytest.mark.parametrize("key_filter", ["off", "on", "always-maybe"])
 def test_duckdb_append_strategies_agree(
     duckdb_env: dict[str, str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     precheck_ratio: int,
     lookup_max: int,
+    key_filter: str,
 ) -> None:
-    """Key join or `on conflict ... returning`; hashes looked up by key or joined: same outcome."""
+    """Key filter, key join or `on conflict ... returning`; hashes looked up by key or
+    joined; a filter that knows nothing for sure: the same outcome."""
     from trellis.storage import duckdb_store
+    from trellis.storage import key_filter as key_filter_module
 
     monkeypatch.setattr(duckdb_store, "PRECHECK_MAX_RATIO", precheck_ratio)
     monkeypatch.setattr(duckdb_store, "KEY_LOOKUP_MAX", lookup_max)
+    monkeypatch.setattr(duckdb_store, "KEY_FILTER", key_filter != "off")
+    if key_filter == "always-maybe":
+        monkeypatch.setattr(
+            key_filter_module.KeyFilter,
+            "may_hold",
+            lambda self, keys: key_filter_module.np.ones(len(keys), key_filter_module.np.bool_),
+        )
     first = write_jsonl(tmp_path / "first.jsonl", [request(f"r-{i}") for i in range(30)])
     second = write_jsonl(
         tmp_path / "second.jsonl",

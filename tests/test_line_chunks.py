@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import xxhash
 
+from trellis.errors import TrellisError
 from trellis.services import line_chunks
 
 
@@ -102,3 +103,23 @@ def test_parquet_and_records_chunk_by_bytes_with_consecutive_lines(
         assert all(sum(map(len, c.column("line").to_pylist())) < 2_000 + 200 for c in chunks)
         numbers = [n for chunk in chunks for n in chunk.column("source_line").to_pylist()]
         assert numbers == list(range(1, 101))
+
+
+@pytest.mark.parametrize("damage", ["truncated", "corrupt"])
+def test_a_damaged_gzip_file_is_a_one_line_read_error(tmp_path: Path, damage: str) -> None:
+    text = "\n".join(
+        f'{{"n": {i}, "pad": "{random.Random(i).randbytes(40).hex()}"}}' for i in range(5000)
+    )
+    data = bytearray(gzip.compress(text.encode()))
+    if damage == "truncated":
+        data = data[: len(data) // 2]
+    else:  # flip bits inside the deflate stream
+        for position in range(100, min(len(data) - 20, 6000), 7):
+            data[position] ^= 0x5A
+    path = tmp_path / "in.jsonl.gz"
+    path.write_bytes(bytes(data))
+
+    with pytest.raises(TrellisError, match=r"^cannot read .*in\.jsonl\.gz: ") as raised:
+        for _ in line_chunks.iter_file_chunks(path):
+            pass
+    assert "\n" not in str(raised.value)

@@ -51,11 +51,12 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trellis.arrow_rows import pick
 from trellis.config import RAW_SCHEMA
 from trellis.errors import TrellisError
 from trellis.services.contract import CONFLICT, KIND_SPECS, RECORD_KINDS, validation_sql
 from trellis.services.line_chunks import CHUNK_BYTES, iter_file_chunks, iter_record_chunks
-from trellis.services.screening import Screen
+from trellis.services.screening import Screen, with_suspects
 from trellis.storage import Store
 from trellis.storage.duckdb_store import connect_duckdb
 
@@ -117,7 +118,9 @@ def ingest_files(
     files = _unique_files(paths)
     with _Ingestion(store, kind) as ingestion:
         ingestion.report.files += [str(path) for path in files]
-        chunks = ((str(path), chunk) for path in files for chunk in iter_file_chunks(path))
+        chunks = (
+            (str(path), with_suspects(chunk)) for path in files for chunk in iter_file_chunks(path)
+        )
         ingestion.run(chunks, on_progress)
         return ingestion.report
 
@@ -135,7 +138,8 @@ def ingest_records(
     """
     with _Ingestion(store, kind) as ingestion:
         ingestion.report.files.append(source)
-        ingestion.run(((source, chunk) for chunk in iter_record_chunks(records)), None)
+        chunks = ((source, with_suspects(chunk)) for chunk in iter_record_chunks(records))
+        ingestion.run(chunks, None)
         return ingestion.report
 
 
@@ -269,13 +273,14 @@ class _Ingestion:
         self._left_source = source
         screened = self._screen.screen(chunk)
         if len(screened.rest):
-            self._left.append(_pick(chunk, screened.rest))
+            self._left.append(pick(chunk, screened.rest.to_pylist()))
             if sum(table.column("line").nbytes for table in self._left) >= CHUNK_BYTES:
                 flushed += self._flush_left()
         checked = screened.columns
         texts, hashes = chunk.column("line"), chunk.column("record_hash")
         if checked.num_rows < chunk.num_rows:
-            texts, hashes = _pick(texts, screened.cleared), _pick(hashes, screened.cleared)
+            cleared = screened.cleared.to_pylist()
+            texts, hashes = pick(texts, cleared), pick(hashes, cleared)
         valid = self._valid_rows(source, checked, texts, hashes)
         lines = chunk.num_rows  # the lines left to the SQL are counted here
         none = self._quarantine_rows(
@@ -392,7 +397,7 @@ class _Ingestion:
         return validated.lines
 
     def _split_repeats(self, rows: pa.Table) -> tuple[pa.Table, pa.Table | None]:
-        """The first occurrence of each id, and the later ones in line order (None: no repeats).
+        """The first occurrence of each id, and the later ones (None: no repeats).
 
         Only the rows of repeated ids are looked at in Python; they are few.
         """
@@ -401,16 +406,25 @@ class _Ingestion:
         repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
         if len(repeated) == 0:  # the usual case
             return rows, None
-        is_repeated = pc.is_in(ids, value_set=repeated)
-        again = rows.filter(is_repeated).sort_by("source_line")
+        positions = pc.indices_nonzero(pc.is_in(ids, value_set=repeated))
+        again = pa.table(
+            {
+                "position": positions,
+                "id": ids.take(positions),
+                "source_line": rows.column("source_line").take(positions),
+            }
+        ).sort_by("source_line")
         seen: set[str] = set()
-        is_first = []
-        for record_id in again.column(self.spec.id_column).to_pylist():
-            is_first.append(record_id not in seen)
+        later: list[int] = []
+        for position, record_id in zip(
+            again.column("position").to_pylist(), again.column("id").to_pylist(), strict=True
+        ):
+            if record_id in seen:
+                later.append(position)
             seen.add(record_id)
-        first = pa.array(is_first, pa.bool_())
-        firsts = pa.concat_tables([rows.filter(pc.invert(is_repeated)), again.filter(first)])
-        return firsts, again.filter(pc.invert(first))
+        # the first occurrences keep their place: zero-copy slices around the later ones
+        keep = sorted(set(range(rows.num_rows)) - set(later))
+        return pick(rows, keep), pick(rows, sorted(later))
 
     def _rounds(self, rows: pa.Table) -> Iterator[pa.Table]:
         """`rows` split so no id repeats within a round: first occurrences, then seconds..."""
@@ -570,27 +584,6 @@ class _Committer:
 
     def __exit__(self, *exc: Any) -> bool | None:
         return self._stack.__exit__(*exc)
-
-
-_Picked = TypeVar("_Picked", pa.Table, pa.ChunkedArray)
-
-
-def _pick(values: _Picked, positions: pa.Array) -> _Picked:
-    """The rows of `values` at `positions` (ascending), as zero-copy slices of it.
-
-    Positions the screen returns come in long runs; `take` would copy every
-    record's text (and concatenate the chunks first).
-    """
-    numbers = positions.to_pylist()
-    slices = []
-    start = 0
-    for end in range(1, len(numbers) + 1):
-        if end == len(numbers) or numbers[end] != numbers[end - 1] + 1:
-            slices.append(values.slice(numbers[start], end - start))
-            start = end
-    if isinstance(values, pa.Table):
-        return pa.concat_tables(slices) if slices else values.slice(0, 0)
-    return pa.chunked_array([piece for part in slices for piece in part.chunks], values.type)
 
 
 _DONE = object()

@@ -18,17 +18,17 @@ import base64
 import bisect
 import datetime as dt
 import decimal
-import gzip
 import itertools
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
+from isal import igzip, isal_zlib
 
 from trellis.errors import TrellisError
 
@@ -65,6 +65,9 @@ class _Readable(Protocol):
 
 
 _GZIP_MAGIC = b"\x1f\x8b"
+#: What ISA-L raises on corrupt deflate data (zlib.error's twin; typed as an
+#: instance in isal's stubs).
+_INFLATE_ERROR = cast(type[Exception], isal_zlib.error)
 _PARQUET_MAGIC = b"PAR1"
 
 
@@ -78,7 +81,8 @@ def iter_file_chunks(path: Path) -> Iterator[pa.Table]:
     if magic == _PARQUET_MAGIC:
         yield from _parquet_chunks(path)
     elif magic[:2] == _GZIP_MAGIC:
-        with gzip.open(path, "rb") as stream:
+        # ISA-L's inflate: some three times zlib's speed, the same format and errors
+        with igzip.open(path, "rb") as stream:
             yield from _text_chunks(stream, path)
     else:
         with path.open("rb") as stream:
@@ -126,7 +130,7 @@ def _text_chunks(stream: _Readable, path: Path) -> Iterator[pa.Table]:
         with memoryview(buffer) as view:
             try:
                 read = stream.readinto(view[filled:])
-            except (OSError, EOFError) as exc:
+            except (OSError, EOFError, _INFLATE_ERROR) as exc:
                 raise TrellisError(f"cannot read {path}: {exc}") from exc
         if not read:
             break

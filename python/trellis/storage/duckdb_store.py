@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from trellis.arrow_rows import pick
 from trellis.config import TargetName, duckdb_settings
 from trellis.errors import TrellisError
 from trellis.storage.base import Store, insert_new_sql, stored_twins_sql
+from trellis.storage.key_filter import KeyFilter
 from trellis.storage.schema import raw_ddl
 
 #: DuckDB's buffer limit; it spills to its temp directory beyond it, so a large
@@ -47,6 +49,9 @@ PRECHECK_MAX_RATIO = 400
 #: short IN list from the index: ~2 ms for 10 keys); more are joined (~23 ms
 #: per million stored rows).
 KEY_LOOKUP_MAX = 64
+#: Tables found empty get a filter of the keys this session inserts
+#: (storage/key_filter.py): their appends skip the key join.
+KEY_FILTER = True
 #: The catalog name of the attached warehouse file in trellis' sessions.
 ATTACHED_AS = "warehouse"
 
@@ -62,6 +67,10 @@ class DuckDBStore(Store):
         self._conn.execute(f"set threads = {STORE_THREADS}")
         self._columns: dict[str, list[tuple[str, str]]] = {}
         self._row_estimates: dict[str, int] = {}
+        self._fresh_tables: dict[str, KeyFilter] = {}
+        #: Rows inserted in the open transaction (see stored_twins).
+        self._uncommitted = 0
+        self._in_transaction = False
         #: The rows of the last insert_new and which of their keys were stored.
         self._stored_keys: tuple[pa.Table | None, list[Any]] = (None, [])
         for statement in raw_ddl("duckdb"):
@@ -74,40 +83,76 @@ class DuckDBStore(Store):
         self._conn.execute(sql, params)
 
     def insert_new(self, table: str, key: str, rows: pa.Table) -> int:
-        # DuckDB resolves `staged` to this local Arrow table (a replacement
+        # DuckDB resolves `staged` to a local Arrow table (a replacement
         # scan): unlike a registered view, it is not kept alive by the open
         # transaction until it ends.
-        staged = self._json_marked(table, rows)
+        marked = self._json_marked(table, rows)
         stored_rows = self._stored_rows(table)
-        if stored_rows < PRECHECK_MAX_RATIO * rows.num_rows:
-            # DuckDB's `on conflict do nothing` costs some 6.6 us a row (it
-            # joins the rows with the index); a join on the key column finds
-            # the stored keys for ~16 ns per stored row, and the other rows
-            # are then inserted plain.
+        keys = rows.column(key).to_pylist()
+        fresh = self._fresh_tables.get(table)
+        if fresh is not None:
+            # the table held nothing when this session began writing to it:
+            # keys the filter never saw are surely new
+            maybe = fresh.may_hold(keys)
+            new = numpy.flatnonzero(~maybe).tolist()
+            inserted = self._insert(table, pick(marked, new), skip_stored=False)
+            stored: list[Any] = []
+            if len(new) < len(keys):
+                again = numpy.flatnonzero(maybe).tolist()
+                fresh_keys = self._insert_returning(table, key, pick(marked, again))
+                inserted += len(fresh_keys)
+                stored = [keys[i] for i in again if keys[i] not in fresh_keys]
+            fresh.add(keys)
+        elif stored_rows < PRECHECK_MAX_RATIO * rows.num_rows:
+            # `on conflict do nothing` costs some 6.6 us a row (it joins the
+            # rows with the index); a join on the key column finds the stored
+            # keys for ~16 ns per stored row, and the other rows are then
+            # inserted plain.
+            staged = marked  # noqa: F841 (read by the SQL)
             found = self._conn.execute(
                 f"select {key} from staged inner join {table} using ({key})"
             ).fetchall()
-            stored = pa.array([row[0] for row in found], staged.schema.field(key).type)
-            if found:
-                staged = staged.filter(pc.invert(pc.is_in(staged.column(key), value_set=stored)))
-            result = self._conn.execute(
-                insert_new_sql(table, rows.column_names, "staged", skip_stored=False)
-            ).fetchall()
-            inserted = int(result[0][0]) if result else 0
+            stored = [row[0] for row in found]
+            found_keys = set(stored)
+            new = [i for i, value in enumerate(keys) if value not in found_keys]
+            inserted = self._insert(table, pick(marked, new), skip_stored=False)
         else:
-            new_keys = self._conn.execute(
-                insert_new_sql(table, rows.column_names, "staged") + f" returning {key}"
-            ).to_arrow_table()
-            inserted = new_keys.num_rows
-            is_new = pc.is_in(rows.column(key), value_set=new_keys.column(0))
-            stored = rows.column(key).filter(pc.invert(is_new))
+            fresh_keys = self._insert_returning(table, key, marked)
+            inserted = len(fresh_keys)
+            stored = [value for value in keys if value not in fresh_keys]
         self._row_estimates[table] = stored_rows + inserted
-        self._stored_keys = (rows, stored.to_pylist())
+        if self._in_transaction:
+            self._uncommitted += inserted
+        self._stored_keys = (rows, stored)
         return inserted
 
+    def _insert(self, table: str, staged: pa.Table, skip_stored: bool) -> int:
+        if staged.num_rows == 0:
+            return 0
+        result = self._conn.execute(
+            insert_new_sql(table, staged.column_names, "staged", skip_stored=skip_stored)
+        ).fetchall()
+        return int(result[0][0]) if result else 0
+
+    def _insert_returning(self, table: str, key: str, staged: pa.Table) -> set[Any]:
+        """`on conflict do nothing` insert of `staged`; the keys it inserted."""
+        returned = self._conn.execute(
+            insert_new_sql(table, staged.column_names, "staged") + f" returning {key}"
+        ).fetchall()
+        return {row[0] for row in returned}
+
     def _stored_rows(self, table: str) -> int:
-        """Rows in `table`: DuckDB's estimate once, then kept up to date by insert_new."""
+        """Rows in `table`: DuckDB's estimate once, then kept up to date by insert_new.
+
+        A table found empty gets a key filter (see key_filter): this session
+        is then the only writer of its keys.
+        """
         if table not in self._row_estimates:
+            empty = not self._conn.execute(f"select exists (select 1 from {table})").fetchall()[0][
+                0
+            ]
+            if empty and KEY_FILTER:
+                self._fresh_tables[table] = KeyFilter()
             schema, _, name = table.rpartition(".")
             found = self._conn.execute(
                 "select estimated_size from duckdb_tables() "
@@ -118,6 +163,14 @@ class DuckDBStore(Store):
         return self._row_estimates[table]
 
     def stored_twins(self, table: str, key: str, rows: pa.Table) -> list[tuple[Any, ...]]:
+        if self._uncommitted:
+            # Lookups by key answer from the primary-key index for committed
+            # rows only; over a large open transaction each one scanned its
+            # records (1 s per batch at a million rows). The appends so far
+            # are committed first (transaction() commits the rest).
+            self._conn.execute("commit")
+            self._conn.execute("begin transaction")
+            self._uncommitted = 0
         rows_inserted, stored_keys = self._stored_keys
         if rows_inserted is rows and len(stored_keys) <= KEY_LOOKUP_MAX:
             # insert_new just found which keys are stored: a few are looked up by key
@@ -149,11 +202,15 @@ class DuckDBStore(Store):
         group straight to the database file at once ("optimistic writes"),
         instead of to the WAL first and the file again at the checkpoint."""
         self._conn.execute("begin transaction")
+        self._in_transaction = True
         try:
             yield
         except BaseException:
             self._conn.execute("rollback")
             raise
+        finally:
+            self._in_transaction = False
+            self._uncommitted = 0
         self._conn.execute("commit")
 
     def load_temp_table(self, name: str, like: str, rows: pa.Table) -> None:

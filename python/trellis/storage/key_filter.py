@@ -1,0 +1,57 @@
+"""A Bloom filter of the keys a session inserted: which new keys surely are not stored yet.
+
+DuckDB checks a primary key cheaply on a plain insert (and fails the
+transaction on a clash), while `on conflict do nothing` costs some 6.6 us a
+row, and finding stored keys with a join scans the whole key column (some
+16-40 ns a stored row, per batch: quadratic over a large ingest). For a
+table that was empty when the session began writing to it, the keys it holds
+are exactly the ones the session inserted, so a filter of those keys tells
+the rows that surely are new (plain insert) from the few that may not be
+(`on conflict`). The filter has a fixed size: 8 MB, 3 probes. False positives
+(some 1 in 10,000 rows at a million keys, 5 in 100 at ten million) only cost
+the slower insert; there are no false negatives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+import xxhash
+
+__all__ = ["KeyFilter"]
+
+_BITS = 1 << 26
+_MASK = np.uint64(_BITS - 1)
+
+
+class KeyFilter:
+    """Keys added so far, as 3 bit positions each in a 2^26-bit array."""
+
+    def __init__(self) -> None:
+        self._bits = np.zeros(_BITS // 8, np.uint8)
+
+    def may_hold(self, keys: Sequence[str]) -> npt.NDArray[np.bool_]:
+        """For each key: False when it surely was never added."""
+        held = np.ones(len(keys), np.bool_)
+        for position in self._positions(keys):
+            byte = self._bits[position >> np.uint64(3)]
+            held &= ((byte >> (position & np.uint64(7)).astype(np.uint8)) & 1).astype(np.bool_)
+        return held
+
+    def add(self, keys: Sequence[str]) -> None:
+        for position in self._positions(keys):
+            np.bitwise_or.at(
+                self._bits,
+                position >> np.uint64(3),
+                np.left_shift(1, (position & np.uint64(7)).astype(np.uint8)).astype(np.uint8),
+            )
+
+    @staticmethod
+    def _positions(keys: Sequence[str]) -> list[npt.NDArray[np.uint64]]:
+        digest = xxhash.xxh3_128_digest
+        joined = b"".join(digest(key.encode()) for key in keys)
+        words = np.frombuffer(joined, np.uint64).reshape(-1, 2)
+        low, high = words[:, 0], words[:, 1]
+        return [low & _MASK, (low >> np.uint64(32)) & _MASK, high & _MASK]
