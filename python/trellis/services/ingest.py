@@ -10,11 +10,14 @@ through the Store interface (`insert_new`, `stored_twins`: the same
 statements on DuckDB and PostgreSQL). `ingest_records` (replay and judge
 runners) feeds the very same pipeline.
 
-Three stages overlap: a reader thread splits and hashes chunk k+2 (Arrow,
-outside the GIL), a validator thread screens chunk k+1 (msgspec, holding
-the GIL, some 5 us a line), and the calling thread appends chunk k (DuckDB
-or psycopg, outside the GIL). Appends run in transactions of up to
-COMMIT_LINES lines, so DuckDB writes whole row groups straight to the file.
+Three stages overlap: a reader thread splits and hashes chunk k+2 and marks
+its suspect lines (Arrow, outside the GIL), a validator thread screens chunk
+k+1 (msgspec, holding the GIL, some 5 us a line), and the calling thread
+appends chunk k (DuckDB or psycopg). Inputs of PROCESS_MIN_BYTES or more are
+read and screened in a child process instead (trellis.services.screen_worker):
+DuckDB's client takes the GIL back at every step of a statement, so appends
+stall next to a thread that decodes JSON. Appends run in transactions of up
+to COMMIT_LINES lines, so DuckDB writes whole row groups straight to the file.
 
 Within a chunk, a later occurrence of an id is judged against the first in
 memory (see _append_repeats); across chunks, against the stored row.
@@ -40,11 +43,9 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from queue import Empty, Full, Queue
-from threading import Event, Thread
 from typing import Any, TypeVar
 
 import duckdb
@@ -56,7 +57,9 @@ from trellis.config import RAW_SCHEMA
 from trellis.errors import TrellisError
 from trellis.services.contract import CONFLICT, KIND_SPECS, RECORD_KINDS, validation_sql
 from trellis.services.line_chunks import CHUNK_BYTES, iter_file_chunks, iter_record_chunks
-from trellis.services.screening import Screen, with_suspects
+from trellis.services.read_ahead import read_ahead
+from trellis.services.screen_worker import PROCESS_MIN_BYTES, screened_in_process
+from trellis.services.screening import Screen, ScreenedChunk, screened_chunk, with_suspects
 from trellis.storage import Store
 from trellis.storage.duckdb_store import connect_duckdb
 
@@ -78,6 +81,8 @@ LARGE_RECORD_MEMORY_LIMIT = "1GB"
 COMMIT_LINES = 500_000
 #: Chunks the reader thread may hold ready ahead of the validator.
 READ_AHEAD = 1
+
+_Item = TypeVar("_Item")
 
 #: Called after each chunk with (source, lines read so far in it).
 ProgressCallback = Callable[[str, int], None]
@@ -118,10 +123,16 @@ def ingest_files(
     files = _unique_files(paths)
     with _Ingestion(store, kind) as ingestion:
         ingestion.report.files += [str(path) for path in files]
-        chunks = (
-            (str(path), with_suspects(chunk)) for path in files for chunk in iter_file_chunks(path)
-        )
-        ingestion.run(chunks, on_progress)
+        if sum(path.stat().st_size for path in files) >= PROCESS_MIN_BYTES:
+            with screened_in_process(ingestion.kind, files) as screened:
+                ingestion.run(screened, ingestion.from_screened, on_progress)
+        else:
+            chunks = (
+                (str(path), with_suspects(chunk))
+                for path in files
+                for chunk in iter_file_chunks(path)
+            )
+            ingestion.run(chunks, ingestion.screened, on_progress)
         return ingestion.report
 
 
@@ -139,7 +150,7 @@ def ingest_records(
     with _Ingestion(store, kind) as ingestion:
         ingestion.report.files.append(source)
         chunks = ((source, with_suspects(chunk)) for chunk in iter_record_chunks(records))
-        ingestion.run(chunks, None)
+        ingestion.run(chunks, ingestion.screened, None)
         return ingestion.report
 
 
@@ -225,32 +236,35 @@ class _Ingestion:
         self._validator.close()
 
     def run(
-        self, chunks: Iterator[tuple[str, pa.Table]], on_progress: ProgressCallback | None
+        self,
+        items: Iterator[_Item],
+        validated: Callable[[_Item], list[_Validated]],
+        on_progress: ProgressCallback | None,
     ) -> None:
-        """Validate chunk k+1 (a worker thread) while chunk k is appended (this thread).
+        """Validate item k+1 (a worker thread) while item k is appended (this thread).
 
-        `chunks` are (source, chunk) pairs, the chunks of every source of the
-        call in a row, so the stages stay busy across files. Both sides spend
-        their time inside DuckDB/psycopg, which release the GIL, so the
-        overlap is real; the reader thread keeps the next chunk split and
-        hashed. Appends are committed every COMMIT_LINES lines and at the end.
+        `items` are the chunks of every source of the call in a row, so the
+        stages stay busy across files: (source, line chunk) pairs screened
+        on the worker thread (`screened`), or chunks screened in the child
+        process (`from_screened`). A reader thread keeps the next item
+        ready. Appends are committed every COMMIT_LINES lines and at the end.
         """
         lines: Counter[str] = Counter()
 
-        def store(validated: list[_Validated]) -> None:
-            for part in validated:
+        def store(parts: list[_Validated]) -> None:
+            for part in parts:
                 lines[part.source] += committer.add(self._store(part))
                 if on_progress:
                     on_progress(part.source, lines[part.source])
 
         with (
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="trellis-validate") as pool,
-            _read_ahead(chunks) as ready,
+            read_ahead(items, READ_AHEAD) as ready,
             _Committer(self.store, COMMIT_LINES) as committer,
         ):
             pending: Future[list[_Validated]] | None = None
-            for source, chunk in ready:
-                validating = pool.submit(self._screened, source, chunk)
+            for item in ready:
+                validating = pool.submit(validated, item)
                 if pending is not None:
                     store(pending.result())
                 pending = validating
@@ -258,35 +272,37 @@ class _Ingestion:
                 store(pending.result())
             store(self._flush_left())
 
-    def _screened(self, source: str, chunk: pa.Table) -> list[_Validated]:
-        """Classify one chunk: the screen clears most lines, the SQL decides the rest.
+    def screened(self, item: tuple[str, pa.Table]) -> list[_Validated]:
+        """Screen one (source, line chunk) here, then as `from_screened`."""
+        source, chunk = item
+        return self.from_screened(screened_chunk(self._screen, source, chunk))
 
-        The rest is gathered and validated together (the SQL costs some 20 ms a
-        statement, whatever its size): when the source changes, when it holds
-        CHUNK_BYTES of text, and at the end. A line the SQL then accepts is
-        appended after the cleared lines read before that point; the screen
-        clears every valid line but contrived ones (see screening), so within
-        one batch the first occurrence of an id still wins in practice.
-        Runs on the validator thread only, one chunk at a time.
+    def from_screened(self, item: ScreenedChunk) -> list[_Validated]:
+        """One screened chunk as valid rows; the lines the screen left go to the SQL.
+
+        Those are gathered and validated together (the SQL costs some 20 ms a
+        statement, whatever its size): when the source changes, when they
+        hold CHUNK_BYTES of text, and at the end. A line the SQL then accepts
+        is appended after the cleared lines read before that point; the
+        screen clears every valid line but contrived ones (see screening),
+        so within one batch the first occurrence of an id still wins in
+        practice. Runs on the validator thread only, one chunk at a time.
         """
-        flushed = self._flush_left() if source != self._left_source else []
-        self._left_source = source
-        screened = self._screen.screen(chunk)
-        if len(screened.rest):
-            self._left.append(pick(chunk, screened.rest.to_pylist()))
+        flushed = self._flush_left() if item.source != self._left_source else []
+        self._left_source = item.source
+        if item.left.num_rows:
+            self._left.append(item.left)
             if sum(table.column("line").nbytes for table in self._left) >= CHUNK_BYTES:
                 flushed += self._flush_left()
-        checked = screened.columns
-        texts, hashes = chunk.column("line"), chunk.column("record_hash")
-        if checked.num_rows < chunk.num_rows:
-            cleared = screened.cleared.to_pylist()
-            texts, hashes = pick(texts, cleared), pick(hashes, cleared)
-        valid = self._valid_rows(source, checked, texts, hashes)
-        lines = chunk.num_rows  # the lines left to the SQL are counted here
-        none = self._quarantine_rows(
-            source, _CHECKED_SCHEMA.empty_table(), pa.chunked_array([], pa.large_string())
+        cleared = item.cleared
+        valid = self._valid_rows(
+            item.source, cleared, cleared.column("line"), cleared.column("record_hash")
         )
-        return [*flushed, _Validated(source, lines, none, valid)]
+        none = self._quarantine_rows(
+            item.source, _CHECKED_SCHEMA.empty_table(), pa.chunked_array([], pa.large_string())
+        )
+        # the lines left to the SQL are counted here, with their chunk
+        return [*flushed, _Validated(item.source, item.lines, none, valid)]
 
     def _flush_left(self) -> list[_Validated]:
         if not self._left:
@@ -584,51 +600,3 @@ class _Committer:
 
     def __exit__(self, *exc: Any) -> bool | None:
         return self._stack.__exit__(*exc)
-
-
-_DONE = object()
-_T = TypeVar("_T")
-
-
-@contextmanager
-def _read_ahead(chunks: Iterator[_T]) -> Iterator[Iterator[_T]]:
-    """`chunks`, produced READ_AHEAD ahead by a reader thread (reading, splitting, hashing).
-
-    The reader's errors surface in the consumer; when the consumer stops
-    early, the reader stops at its next chunk.
-    """
-    ready: Queue[Any] = Queue(maxsize=READ_AHEAD)
-    stop = Event()
-
-    def produce() -> None:
-        try:
-            for chunk in chunks:
-                while not stop.is_set():
-                    try:
-                        ready.put(chunk, timeout=0.1)
-                        break
-                    except Full:
-                        continue
-                if stop.is_set():
-                    return
-            ready.put(_DONE)
-        except BaseException as exc:  # handed to the consumer
-            ready.put(exc)
-
-    def consume() -> Iterator[_T]:
-        while (item := ready.get()) is not _DONE:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    reader = Thread(target=produce, name="trellis-read", daemon=True)
-    reader.start()
-    try:
-        yield consume()
-    finally:
-        stop.set()
-        while reader.is_alive():  # unblock a reader waiting to put
-            try:
-                ready.get_nowait()
-            except Empty:
-                reader.join(0.05)

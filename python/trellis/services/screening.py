@@ -30,6 +30,7 @@ import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trellis.arrow_rows import pick
 from trellis.services.contract import (
     KIND_SPECS,
     MESSAGE_ROLES,
@@ -37,8 +38,16 @@ from trellis.services.contract import (
     FieldRule,
     RecordKind,
 )
+from trellis.services.line_chunks import CHUNK_SCHEMA
 
-__all__ = ["SUSPECT", "Screen", "Screened", "with_suspects"]
+__all__ = [
+    "SUSPECT",
+    "Screen",
+    "Screened",
+    "ScreenedChunk",
+    "screened_chunk",
+    "with_suspects",
+]
 
 #: Raw-text tokens the decoder does not see: a number with an exponent of 5
 #: or more digits (in a skipped field; PostgreSQL's numeric refuses them),
@@ -115,6 +124,36 @@ def _struct(
     # required fields first: msgspec wants defaults last; JSON order is free
     fields.sort(key=len)
     return msgspec.defstruct(name, fields)
+
+
+@dataclass(frozen=True)
+class ScreenedChunk:
+    """A line chunk after the screen: what goes on as valid rows, what the SQL must decide."""
+
+    source: str
+    #: Lines the chunk held (blank ones included).
+    lines: int
+    #: The cleared lines: source_line, record_id, parent_id, tenant_id,
+    #: created_at, record_hash, line.
+    cleared: pa.Table
+    #: The other lines, as chunk rows (CHUNK_SCHEMA) for the validation SQL.
+    left: pa.Table
+
+
+def screened_chunk(screen: Screen, source: str, chunk: pa.Table) -> ScreenedChunk:
+    """Screen one line chunk (with or without its suspect column) into a ScreenedChunk.
+
+    Pure Arrow and msgspec: it runs on ingest's validator thread, or in the
+    screening process (trellis.services.screen_worker).
+    """
+    screened = screen.screen(chunk)
+    texts, hashes = chunk.column("line"), chunk.column("record_hash")
+    if screened.columns.num_rows < chunk.num_rows:
+        cleared = screened.cleared.to_pylist()
+        texts, hashes = pick(texts, cleared), pick(hashes, cleared)
+    columns = screened.columns.append_column("record_hash", hashes).append_column("line", texts)
+    left = pick(chunk.select(CHUNK_SCHEMA.names), screened.rest.to_pylist())
+    return ScreenedChunk(source, chunk.num_rows, columns, left)
 
 
 @dataclass(frozen=True)

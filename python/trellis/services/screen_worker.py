@@ -1,0 +1,147 @@
+"""Large inputs are read and screened in a child process, beside the appending one.
+
+Reading, the screen (msgspec) and appending (DuckDB) all want Python's
+lock: DuckDB's client takes it back at every step of a statement, so a
+thread decoding JSON next to it stalls the appends (measured: a 1M-request
+ingest kept 1.1 of 2 cores busy). A child process has a lock of its own. It
+reads the files (trellis.services.line_chunks), marks and screens each chunk
+(trellis.services.screening, on two threads), and writes each screened
+chunk as Arrow IPC files to shared memory (/dev/shm where there is one); the
+parent maps the files (no copy) and appends them. The child names each file
+on its stdout and stays at most QUEUE_DEPTH chunks ahead, so memory stays
+bounded.
+
+The child is a fresh interpreter (`python -m trellis.services.screen_worker`:
+nothing of the parent's threads or DuckDB connections) that starts in some
+0.3 s, so only inputs of PROCESS_MIN_BYTES or more take this path. Errors
+in the child (an unreadable file) come back as the same one-line messages as
+on the thread path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from trellis.errors import TrellisError
+from trellis.services.contract import RecordKind
+from trellis.services.line_chunks import iter_file_chunks
+from trellis.services.read_ahead import read_ahead
+from trellis.services.screening import Screen, ScreenedChunk, screened_chunk, with_suspects
+
+__all__ = ["PROCESS_MIN_BYTES", "screened_in_process"]
+
+#: Inputs (bytes on disk) from which the child process pays off.
+PROCESS_MIN_BYTES = 32 * 1024 * 1024
+#: Screened chunks the child may have written ahead of the parent.
+QUEUE_DEPTH = 2
+
+
+@contextmanager
+def screened_in_process(
+    kind: RecordKind, paths: Sequence[Path]
+) -> Iterator[Iterator[ScreenedChunk]]:
+    """The screened chunks of `paths`, produced by a child process."""
+    folder = tempfile.mkdtemp(prefix="trellis-screen-", dir=_shared_memory())
+    command = [sys.executable, "-m", __name__, kind, folder, *(str(path) for path in paths)]
+    child = subprocess.Popen(  # our own interpreter and module; paths as arguments
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        yield _received(child)
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.communicate()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _shared_memory() -> str | None:
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+
+
+def _received(child: subprocess.Popen[str]) -> Iterator[ScreenedChunk]:
+    """Messages from the child, one JSON line each; a newline back asks for one more chunk."""
+    assert child.stdout is not None and child.stdin is not None
+    for line in child.stdout:
+        message = json.loads(line)
+        if "error" in message:
+            raise TrellisError(message["error"])
+        if message.get("done"):
+            return
+        item = ScreenedChunk(
+            message["source"],
+            message["lines"],
+            _mapped(message["cleared"]),
+            _mapped(message["left"]),
+        )
+        with contextlib.suppress(BrokenPipeError):  # a child that has sent all has left
+            child.stdin.write("\n")
+            child.stdin.flush()
+        yield item
+    child.wait()
+    last = (child.stderr.read() if child.stderr else "").strip().splitlines()
+    detail = f": {last[-1]}" if last else ""
+    raise TrellisError(
+        f"the screening process stopped unexpectedly (exit code {child.returncode}){detail}"
+    )
+
+
+def _mapped(path: str) -> pa.Table:
+    """A table written by the child, mapped in place; the file is gone once it is mapped."""
+    table = pa.ipc.open_file(pa.memory_map(path)).read_all()
+    os.unlink(path)  # the mapping (and its pages) lives as long as the table
+    return table
+
+
+def _screen_files(kind: RecordKind, folder: str, paths: list[str]) -> None:
+    """The child: read, mark and screen every chunk; hand each over as two IPC files.
+
+    It stays at most QUEUE_DEPTH chunks ahead of the parent, which answers
+    each chunk it took with a newline on the child's stdin.
+    """
+
+    def send(message: dict[str, Any]) -> None:
+        sys.stdout.write(json.dumps(message) + "\n")
+        sys.stdout.flush()
+
+    try:
+        screen = Screen(kind)
+        chunks = (
+            (path, with_suspects(chunk)) for path in paths for chunk in iter_file_chunks(Path(path))
+        )
+        with read_ahead(chunks) as ready:
+            for number, (source, chunk) in enumerate(ready):
+                item = screened_chunk(screen, source, chunk)
+                cleared = _written(item.cleared, Path(folder) / f"{number}.arrow")
+                left = _written(item.left, Path(folder) / f"{number}.left.arrow")
+                if number >= QUEUE_DEPTH and not sys.stdin.readline():
+                    return  # the parent is gone
+                send({"source": source, "lines": item.lines, "cleared": cleared, "left": left})
+        send({"done": True})
+    except TrellisError as exc:
+        send({"error": str(exc)})
+    except Exception as exc:  # reported to the parent, which raises it
+        send({"error": f"screening failed: {type(exc).__name__}: {exc}"})
+
+
+def _written(table: pa.Table, path: Path) -> str:
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    return str(path)
+
+
+if __name__ == "__main__":
+    _screen_files(sys.argv[1], sys.argv[2], sys.argv[3:])  # type: ignore[arg-type]

@@ -1,0 +1,78 @@
+"""Large inputs are screened in a child process (trellis.services.screen_worker): same outcome."""
+
+from __future__ import annotations
+
+import gzip
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.test_ingest import REQUEST_BREACHES, TRICKY_TEXT, _messages
+from tests.test_ingest_helpers import request, write_jsonl
+from trellis.errors import TrellisError
+from trellis.services import ingest as ingest_module
+from trellis.services.generate import generate
+from trellis.services.ingest import IngestReport, ingest_files
+from trellis.storage import open_store
+
+_TABLES = {
+    "requests": "request_id, tenant_id, created_at, record_hash, record::varchar, source_file, "
+    "source_line",
+    "quarantine": "quarantine_id, record_kind, source_file, source_line, reason, detail, "
+    "record_id, raw_text",
+}
+
+
+def _ingested(
+    folder: Path, paths: list[Path], threshold: int, monkeypatch: pytest.MonkeyPatch
+) -> tuple[IngestReport, dict[str, list[tuple[Any, ...]]]]:
+    monkeypatch.setattr(ingest_module, "PROCESS_MIN_BYTES", threshold)
+    monkeypatch.setenv("TRELLIS_DUCKDB_PATH", str(folder / "warehouse.duckdb"))
+    with open_store("duckdb") as store:
+        report = ingest_files(store, "requests", paths)
+        rows = {
+            table: sorted(store.query(f"select {columns} from raw.{table}"))
+            for table, columns in _TABLES.items()
+        }
+    return report, rows
+
+
+def test_the_screening_process_loads_what_the_thread_path_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    generate(tmp_path / "demo", 1500, seed=11)
+    lines = [request("ok-1", request=_messages(TRICKY_TEXT)), *(b for b, _, _ in REQUEST_BREACHES)]
+    paths = [
+        *sorted((tmp_path / "demo" / "requests").iterdir()),
+        write_jsonl(tmp_path / "breaches.jsonl", lines),
+    ]
+    (tmp_path / "threads").mkdir()
+    (tmp_path / "process").mkdir()
+
+    by_threads = _ingested(tmp_path / "threads", paths, 1 << 62, monkeypatch)
+    by_process = _ingested(tmp_path / "process", paths, 0, monkeypatch)
+
+    assert by_process[0].loaded > 1500 and by_process[0].total_quarantined > len(lines) - 1
+    assert vars(by_process[0]) == vars(by_threads[0])
+    assert by_process[1] == by_threads[1]
+
+
+def test_a_damaged_file_in_the_screening_process_is_a_one_line_error(
+    duckdb_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest_module, "PROCESS_MIN_BYTES", 0)
+    rng = random.Random(2)
+    text = "\n".join(
+        f'{{"request_id": "r-{i}", "pad": "{rng.randbytes(60).hex()}"}}' for i in range(3000)
+    )
+    data = gzip.compress(text.encode())
+    broken = tmp_path / "broken.jsonl.gz"
+    broken.write_bytes(data[: len(data) // 2])
+
+    with open_store("duckdb") as store, pytest.raises(TrellisError) as raised:
+        ingest_files(store, "requests", [broken])
+
+    assert str(raised.value).startswith(f"cannot read {broken}: ")
+    assert "\n" not in str(raised.value)
