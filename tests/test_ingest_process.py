@@ -76,3 +76,24 @@ def test_a_damaged_file_in_the_screening_process_is_a_one_line_error(
 
     assert str(raised.value).startswith(f"cannot read {broken}: ")
     assert "\n" not in str(raised.value)
+
+
+def test_a_screening_process_that_dies_is_a_one_line_error(
+    duckdb_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest_module, "PROCESS_MIN_BYTES", 0)
+    dying = tmp_path / "dying-python"
+    dying.write_text("#!/bin/sh\necho 'Killed: out of memory' >&2\nexit 137\n")
+    dying.chmod(0o755)
+    monkeypatch.setattr("sys.executable", str(dying))
+    path = write_jsonl(tmp_path / "in.jsonl", [request("r-1")])
+
+    with open_store("duckdb") as store:
+        with pytest.raises(TrellisError) as raised:
+            ingest_files(store, "requests", [path])
+        stored = store.query("select count(*) from raw.requests")
+
+    assert stored == [(0,)]
+    assert str(raised.value) == (
+        "the screening process stopped unexpectedly (exit code 137): Killed: out of memory"
+    )

@@ -30,7 +30,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pyarrow as pa
 
@@ -46,6 +46,9 @@ __all__ = ["PROCESS_MIN_BYTES", "screened_in_process"]
 PROCESS_MIN_BYTES = 32 * 1024 * 1024
 #: Screened chunks the child may have written ahead of the parent.
 QUEUE_DEPTH = 2
+#: Free space /dev/shm needs to be used: the chunks written ahead and the
+#: ones being appended, with room to spare (chunks are some 16 MB).
+SHM_MIN_FREE = 256 * 1024 * 1024
 
 
 @contextmanager
@@ -55,24 +58,41 @@ def screened_in_process(
     """The screened chunks of `paths`, produced by a child process."""
     folder = tempfile.mkdtemp(prefix="trellis-screen-", dir=_shared_memory())
     command = [sys.executable, "-m", __name__, kind, folder, *(str(path) for path in paths)]
-    child = subprocess.Popen(  # our own interpreter and module; paths as arguments
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        yield _received(child)
-    finally:
-        if child.poll() is None:
-            child.kill()
-        child.communicate()
-        shutil.rmtree(folder, ignore_errors=True)
+    # the child imports trellis from wherever this process does
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
+    # stderr to a file: a pipe nobody reads until the end could fill and stall the child
+    with tempfile.TemporaryFile("w+") as stderr:
+        child = subprocess.Popen(  # our own interpreter and module; paths as arguments
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env=env,
+        )
+        try:
+            yield _received(child, stderr)
+        finally:
+            if child.poll() is None:
+                child.kill()
+            child.communicate()
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _shared_memory() -> str | None:
+    """/dev/shm when it can hold what the child may write ahead; else the temp folder.
+
+    Containers often mount a 64 MB /dev/shm; files in the temp folder are
+    read back from the page cache just as well.
+    """
     shm = Path("/dev/shm")
-    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+    if not (shm.is_dir() and os.access(shm, os.W_OK)):
+        return None
+    free = os.statvfs(shm)
+    return str(shm) if free.f_bavail * free.f_frsize >= SHM_MIN_FREE else None
 
 
-def _received(child: subprocess.Popen[str]) -> Iterator[ScreenedChunk]:
+def _received(child: subprocess.Popen[str], stderr: IO[str]) -> Iterator[ScreenedChunk]:
     """Messages from the child, one JSON line each; a newline back asks for one more chunk."""
     assert child.stdout is not None and child.stdin is not None
     for line in child.stdout:
@@ -92,7 +112,8 @@ def _received(child: subprocess.Popen[str]) -> Iterator[ScreenedChunk]:
             child.stdin.flush()
         yield item
     child.wait()
-    last = (child.stderr.read() if child.stderr else "").strip().splitlines()
+    stderr.seek(0)
+    last = stderr.read().strip().splitlines()
     detail = f": {last[-1]}" if last else ""
     raise TrellisError(
         f"the screening process stopped unexpectedly (exit code {child.returncode}){detail}"
