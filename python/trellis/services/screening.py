@@ -5,11 +5,13 @@ msgspec decoder built from the same rule tables as the SQL
 (trellis.services.contract): typed structs for the contract's fields (types,
 required fields, non-empty strings, enums, bounds, messages with a known role
 and a string, null or list content), every other field skipped. msgspec
-reads JSON strictly, so NaN, Infinity and trailing commas fail it. What it
-does not check is handed to vectorized Arrow checks: timestamps (the
-contract's RFC 3339 pattern, then a cast), `one_of` numbers, and, on the raw
-text, exponents of five or more digits and the \\u0000 escape (one regex per
-record batch; a hit sends its lines on).
+reads JSON strictly, so NaN, Infinity and trailing commas fail it. The
+fields the screen reads (id, tenant, parent, timestamps, `one_of` numbers)
+go through a decode hook that checks them and refuses a field named twice.
+What the decoder does not see is checked in Arrow: timestamps (the
+contract's RFC 3339 pattern, then a cast) and, on the raw text, exponents of
+five or more digits and the \\u0000 escape (`with_suspects`: a hit sends its
+lines on).
 
 The screen is one-sided by construction: a line it clears is one the SQL
 accepts, with the same id, parent, tenant and timestamp (tested on every
