@@ -25,6 +25,7 @@ from tests.test_ingest_helpers import (
 from trellis.errors import TrellisError
 from trellis.services import ingest as ingest_module
 from trellis.services import line_chunks
+from trellis.services import validation as validation_module
 from trellis.services.contract import REASONS
 from trellis.services.ingest import ingest_files, ingest_records, quarantine_id
 from trellis.storage import base as storage_base
@@ -264,6 +265,45 @@ def test_within_one_file_the_first_occurrence_wins(target_env: Target, tmp_path:
         assert quarantine_by_line(store)[3][0] == "conflict"
 
     assert (report.loaded, report.duplicates, report.quarantined) == (1, 1, {"conflict": 1})
+
+
+def test_the_first_occurrence_wins_when_the_sql_judged_it(
+    target_env: Target, tmp_path: Path
+) -> None:
+    """Line 1 names its id twice (the screen leaves it to the SQL, which accepts it);
+    line 2, the same id with other content, is cleared by the screen: line 1 still wins."""
+    first = to_line(request("twice")).replace(
+        '{"request_id": "twice"', '{"request_id": "twice", "request_id": "twice"', 1
+    )
+    path = write_jsonl(tmp_path / "in.jsonl", [first, request("twice", model="other")])
+    with open_store(target_env[0]) as store:  # type: ignore[arg-type]
+        report = ingest_files(store, "requests", [path])
+        stored = stored_record(store, "requests", "request_id", "twice")
+        quarantined = quarantine_by_line(store)
+
+    assert (report.loaded, report.quarantined) == (1, {"conflict": 1})
+    assert stored["model"] == "gpt-4o"
+    assert quarantined[2][0] == "conflict"
+
+
+@pytest.mark.parametrize("same_call", [True, False])
+def test_true_and_1_are_different_content(
+    target_env: Target, tmp_path: Path, same_call: bool
+) -> None:
+    """Content is compared with JSON types: `true` is not `1`, though Python says equal."""
+    one = [request("t", metadata={"flag": True}), request("z", metadata={"n": 0})]
+    other = [request("t", metadata={"flag": 1}), request("z", metadata={"n": False})]
+    with open_store(target_env[0]) as store:  # type: ignore[arg-type]
+        if same_call:  # later occurrences in one chunk, judged in memory
+            report = ingest_files(
+                store, "requests", [write_jsonl(tmp_path / "a.jsonl", one + other)]
+            )
+        else:  # against the stored records
+            ingest_files(store, "requests", [write_jsonl(tmp_path / "a.jsonl", one)])
+            report = ingest_files(store, "requests", [write_jsonl(tmp_path / "b.jsonl", other)])
+
+    assert report.quarantined == {"conflict": 2}
+    assert report.duplicates == 0
 
 
 def test_records_load_in_any_order_without_reference_checks(
@@ -587,19 +627,20 @@ def test_a_30_mb_record_is_validated_and_stored_whole(
 ) -> None:
     """The validator runs out of memory on it; the chunk falls back to the large-record SQL.
 
-    Its text ends in a token the screen leaves to the SQL (a 5-digit exponent,
-    inside a string), so the SQL, not the screen, is what this tests.
+    It names its id twice (same value), which the screen leaves to the SQL,
+    so the SQL, not the screen, is what this tests.
     """
     fallbacks: list[int] = []
-    large = ingest_module._Ingestion._validate_large
+    large = validation_module.Validator._checked_large
 
     def counted(self: Any, chunk: pa.Table, parameters: dict[str, str]) -> pa.Table:
         fallbacks.append(chunk.num_rows)
         return large(self, chunk, parameters)
 
-    monkeypatch.setattr(ingest_module._Ingestion, "_validate_large", counted)
-    text = "x" * 30_000_000 + " 1e12345]"
-    huge = request("huge", request=_messages({"role": "user", "content": text}))
+    monkeypatch.setattr(validation_module.Validator, "_checked_large", counted)
+    huge = to_line(
+        request("huge", request=_messages({"role": "user", "content": "x" * 30_000_000}))
+    ).replace('{"request_id": "huge"', '{"request_id": "huge", "request_id": "huge"', 1)
     wrong = request("wrong", request=_messages({"role": "user", "content": 5}))
     path = write_jsonl(tmp_path / "in.jsonl", [request("a"), huge, wrong, request("b")])
     with open_store("duckdb") as store:

@@ -60,6 +60,19 @@ EDGE_REQUESTS: list[str | dict[str, Any]] = [
     '"request": {"messages": [{"role": "user", "content": "e-99999]"}]}}',
     '{"request_id": "e-exp5", "created_at": "2026-03-01T12:00:00Z", "model": "m", '
     '"request": {"messages": [{"role": "user"}], "x": [1E-12345 ]}}',
+    '{"request_id": "e-null-then-value", "tenant_id": null, "tenant_id": "acme", '
+    '"created_at": "2026-03-01T12:00:00Z", "model": "m", '
+    '"request": {"messages": [{"role": "user"}]}}',
+    '{"request_id": "e-same-twice", "request_id": "e-same-twice", "created_at": '
+    '"2026-03-01T12:00:00Z", "model": "m", "request": {"messages": [{"role": "user"}]}}',
+    '{"request_id": "e-deep", "created_at": "2026-03-01T12:00:00Z", "model": "m", '
+    '"request": {"messages": [{"role": "user"}]}, "metadata": {"x": '
+    + "[" * 1200
+    + "]" * 1200
+    + "}}",
+    request(
+        "e-error-code", request={"messages": [{"role": "user", "content": "E10001, 2e-99999]"}]}
+    ),
     '  {"request_id": "e-spaces", "created_at": "2026-03-01T12:00:00Z", "model": "m", '
     '"request": {"messages": [{"role": "user"}]}}  ',
 ]
@@ -152,3 +165,20 @@ def test_breach_tables_are_shared_with_the_ingest_tests() -> None:
     # the screen is tested on the very breaches the quarantine test checks
     assert REQUEST_BREACHES and FEEDBACK_BREACHES
     assert json.loads(json.dumps(TRICKY_TEXT)) == TRICKY_TEXT
+
+
+def test_exponent_and_nul_look_alikes_inside_strings_are_cleared(tmp_path: Path) -> None:
+    """The cheap raw-text patterns hit them; the SQL's exact test, run on the hits, clears them."""
+    looks_alike = request(
+        "r-1",
+        request={"messages": [{"role": "user", "content": "error E10001, 2e-99999] and \\u0000"}]},
+    )
+    real = '{"request_id": "r-2", "created_at": "2026-03-01T12:00:00Z", "model": "m", ' + (
+        '"request": {"messages": [{"role": "user"}]}, "metadata": {"x": 2e-99999}}'
+    )
+    (chunk,) = line_chunks.iter_file_chunks(write_jsonl(tmp_path / "in.jsonl", [looks_alike, real]))
+
+    screened = Screen("requests").screen(chunk)
+
+    assert screened.cleared.to_pylist() == [0]
+    assert screened.rest.to_pylist() == [1]

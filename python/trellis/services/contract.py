@@ -399,11 +399,13 @@ def _message_problem_sql() -> tuple[str, str]:
 
 #: A JSON string literal, to blank out string contents before looking for
 #: tokens that DuckDB's lenient parser accepts but JSON (and PostgreSQL) do not.
-_JSON_STRING = r'"(?:[^"\\]|\\.)*"'
+JSON_STRING = r'"(?:[^"\\]|\\.)*"'
 #: What DuckDB's parser accepts beyond JSON: NaN/Infinity (any case), trailing
 #: commas; and numbers PostgreSQL's numeric cannot hold (it stops at
 #: exponents of -16384 and +131072; 5-digit exponents are refused).
-_NON_JSON_TOKENS = r"(?i)nan|inf|,\s*[\]}]|[0-9][eE][+-]?[0-9]{5,}"
+#: A number PostgreSQL's numeric cannot hold (see _NON_JSON_TOKENS).
+HUGE_EXPONENT = r"[0-9][eE][+-]?[0-9]{5,}"
+_NON_JSON_TOKENS = r"(?i)nan|inf|,\s*[\]}]|" + HUGE_EXPONENT
 #: Cheap tests on the raw text that such a token may be there: each starts
 #: with a literal byte, which RE2 finds with memchr, so a line without
 #: candidates costs a fraction of one regex pass over it, and each asks for
@@ -422,7 +424,7 @@ _NON_JSON_HINTS = (
     r"\[" + _VALUE_TOKEN,
     r",\s*[\]}]",
 )
-_NUL_ESCAPE = r"(^|[^\\])(\\\\)*\\u0000"
+NUL_ESCAPE = r"(^|[^\\])(\\\\)*\\u0000"
 
 
 def validation_sql(kind: RecordKind, large_records: bool = False) -> str:
@@ -532,10 +534,10 @@ with_message_problems as (
     hints = "\n                or ".join(
         f"regexp_matches(raw_text, {_lit(hint)})" for hint in _NON_JSON_HINTS
     )
-    json_string = _lit(_JSON_STRING)
+    json_string = _lit(JSON_STRING)
     non_json = _lit(_NON_JSON_TOKENS)
     nul_text = _lit("\\u0000")
-    nul_pattern = _lit(_NUL_ESCAPE)
+    nul_pattern = _lit(NUL_ESCAPE)
     shape = _shape(scalars, spec.checks_messages, with_content=not large_records)
     return f"""
 with

@@ -38,43 +38,31 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from trellis.arrow_rows import pick
 from trellis.config import RAW_SCHEMA
 from trellis.errors import TrellisError
-from trellis.services.contract import CONFLICT, KIND_SPECS, RECORD_KINDS, validation_sql
-from trellis.services.line_chunks import CHUNK_BYTES, iter_file_chunks, iter_record_chunks
+from trellis.services.contract import CONFLICT, KIND_SPECS, RECORD_KINDS
+from trellis.services.line_chunks import iter_file_chunks, iter_record_chunks
 from trellis.services.read_ahead import read_ahead
 from trellis.services.screen_worker import PROCESS_MIN_BYTES, screened_in_process
 from trellis.services.screening import Screen, ScreenedChunk, screened_chunk, with_suspects
+from trellis.services.validation import Validator
 from trellis.storage import Store
-from trellis.storage.duckdb_store import connect_duckdb
 
 __all__ = ["IngestReport", "ingest_files", "ingest_records", "quarantine_id"]
 
-#: Budget of the in-memory DuckDB that validates chunks: a cap, not a
-#: reservation. Ordinary chunks use a fraction of it (record batches are
-#: bounded in bytes, see line_chunks); the rest lets a 12 MB record through
-#: (measured). Larger ones fall back to _validate_large.
-VALIDATOR_MEMORY_LIMIT = "256MB"
-#: Budget of the one-thread DuckDB a chunk falls back to when the validator
-#: runs out of memory on it: JSON functions hold several times a record while
-#: they work on it. Measured: a 30 MB record passes (the process peaks at
-#: 310 MiB); a 100 MB one fails the ingest with a one-line error.
-LARGE_RECORD_MEMORY_LIMIT = "1GB"
 #: Lines per append transaction: a crash loses at most this much work (a
 #: re-run redoes it, idempotently), and DuckDB writes the full row groups of
 #: a transaction straight to the database file.
@@ -160,6 +148,40 @@ def quarantine_id(kind: str, source_file: str, source_line: int, raw_text: str) 
     return hashlib.md5(key.encode("utf-8")).hexdigest()
 
 
+def same_content(text: str, other: str) -> bool:
+    """Whether two JSON texts hold the same value, however spelled.
+
+    Key order, whitespace, escapes and number spelling (1, 1.0, 1e0) do not
+    matter; types do: `true` is not `1`, `"1"` is not `1`. Numbers compare
+    exactly (as decimals). Past Python's nesting limit the texts must match.
+    """
+    try:
+        return _same_value(_parsed(text), _parsed(other))
+    except RecursionError:
+        return text == other
+
+
+def _parsed(text: str) -> Any:
+    return json.loads(text, parse_float=Decimal, parse_int=Decimal)
+
+
+def _same_value(value: Any, other: Any) -> bool:
+    if isinstance(value, dict):
+        return (
+            isinstance(other, dict)
+            and value.keys() == other.keys()
+            and all(_same_value(item, other[key]) for key, item in value.items())
+        )
+    if isinstance(value, list):
+        return (
+            isinstance(other, list)
+            and len(value) == len(other)
+            and all(_same_value(a, b) for a, b in zip(value, other, strict=True))
+        )
+    # bool is an int to Python, and Decimal(1) == True: the types must agree
+    return type(value) is type(other) and value == other
+
+
 def _unique_files(paths: Sequence[Path]) -> list[Path]:
     if not paths:
         raise TrellisError("no input files given")
@@ -173,27 +195,6 @@ def _unique_files(paths: Sequence[Path]) -> list[Path]:
         if resolved not in files:
             files.append(resolved)
     return files
-
-
-#: Every line of a chunk but blank ones, in order, classified. The record
-#: text and hash stay in the chunk (Arrow): only small columns come back.
-_CHECKED_SQL = """
-with checked as ({validation})
-select
-    source_line,
-    reason,
-    detail,
-    record_id,
-    parent_id,
-    tenant_id,
-    created_at,
-    case
-        when reason is not null
-            then md5($kind || chr(10) || $source_file || chr(10) || source_line::varchar
-                || chr(10) || raw_text)
-    end as quarantine_id
-from checked
-"""
 
 
 @dataclass(frozen=True)
@@ -218,16 +219,8 @@ class _Ingestion:
         self.table = f"{RAW_SCHEMA}.{self.spec.table}"
         self.ingested_at = dt.datetime.now(dt.UTC)
         self.report = IngestReport()
-        self._sql = _CHECKED_SQL.format(validation=validation_sql(self.kind))
-        self._large_sql = _CHECKED_SQL.format(validation=validation_sql(self.kind, True))
         self._screen = Screen(self.kind)
-        #: Lines the screen left to the SQL, gathered per source (see _validate).
-        self._left: list[pa.Table] = []
-        self._left_source = ""
-        self._validator = connect_duckdb(":memory:", VALIDATOR_MEMORY_LIMIT)
-        # DuckDB creates its spill folder only when it spills, and removes it.
-        spill = Path(tempfile.gettempdir()) / f"trellis-ingest-{os.getpid()}-{id(self):x}"
-        self._validator.execute("set temp_directory = ?", [str(spill)])
+        self._validator = Validator(self.kind)
 
     def __enter__(self) -> _Ingestion:
         return self
@@ -270,7 +263,6 @@ class _Ingestion:
                 pending = validating
             if pending is not None:
                 store(pending.result())
-            store(self._flush_left())
 
     def screened(self, item: tuple[str, pa.Table]) -> list[_Validated]:
         """Screen one (source, line chunk) here, then as `from_screened`."""
@@ -278,63 +270,34 @@ class _Ingestion:
         return self.from_screened(screened_chunk(self._screen, source, chunk))
 
     def from_screened(self, item: ScreenedChunk) -> list[_Validated]:
-        """One screened chunk as valid rows; the lines the screen left go to the SQL.
-
-        Those are gathered and validated together (the SQL costs some 20 ms a
-        statement, whatever its size): when the source changes, when they
-        hold CHUNK_BYTES of text, and at the end. A line the SQL then accepts
-        is appended after the cleared lines read before that point; the
-        screen clears every valid line but contrived ones (see screening),
-        so within one batch the first occurrence of an id still wins in
-        practice. Runs on the validator thread only, one chunk at a time.
+        """One screened chunk as valid and quarantine rows; the SQL decides the lines the
+        screen left, with their chunk, so the first occurrence of an id wins in line order
+        whichever side judged it. Runs on the validator thread only.
         """
-        flushed = self._flush_left() if item.source != self._left_source else []
-        self._left_source = item.source
-        if item.left.num_rows:
-            self._left.append(item.left)
-            if sum(table.column("line").nbytes for table in self._left) >= CHUNK_BYTES:
-                flushed += self._flush_left()
         cleared = item.cleared
         valid = self._valid_rows(
             item.source, cleared, cleared.column("line"), cleared.column("record_hash")
         )
-        none = self._quarantine_rows(
-            item.source, _CHECKED_SCHEMA.empty_table(), pa.chunked_array([], pa.large_string())
-        )
-        # the lines left to the SQL are counted here, with their chunk
-        return [*flushed, _Validated(item.source, item.lines, none, valid)]
+        if not item.left.num_rows and item.decided is None:
+            none = self._quarantine_rows(
+                item.source, _CHECKED_SCHEMA.empty_table(), pa.chunked_array([], pa.large_string())
+            )
+            return [_Validated(item.source, item.lines, none, valid)]
+        checked = item.decided
+        if checked is None:  # screened here: the SQL runs here too
+            checked = self._validator.checked(item.source, item.left)
+        decided = self._decided(item.source, item.lines, checked)
+        valid = pa.concat_tables([valid, decided.valid]) if decided.valid.num_rows else valid
+        return [_Validated(item.source, item.lines, decided.quarantine, valid)]
 
-    def _flush_left(self) -> list[_Validated]:
-        if not self._left:
-            return []
-        left = pa.concat_tables(self._left)
-        self._left = []
-        validated = self._validate(self._left_source, left)
-        return [_Validated(validated.source, 0, validated.quarantine, validated.valid)]
-
-    def _validate(self, source: str, chunk: pa.Table) -> _Validated:
-        """Classify one chunk (validator connection only; runs on the worker thread)."""
-        self._validator.register("chunk", chunk)
-        parameters = {"kind": self.kind, "source_file": source}
-        try:
-            try:
-                checked = self._validator.execute(self._sql, parameters).to_arrow_table()
-            except duckdb.OutOfMemoryException:
-                checked = self._validate_large(chunk, parameters)
-        except duckdb.Error as exc:
-            message = str(exc).strip().splitlines()[0]
-            raise TrellisError(f"validating {source} failed: {message}") from exc
-        finally:
-            self._validator.unregister("chunk")
-        texts, hashes = chunk.column("line"), chunk.column("record_hash")
-        if checked.num_rows < chunk.num_rows:  # blank lines were skipped
-            positions = pc.index_in(checked.column("source_line"), chunk.column("source_line"))
-            texts, hashes = texts.take(positions), hashes.take(positions)
+    def _decided(self, source: str, lines: int, checked: pa.Table) -> _Validated:
+        """Classified lines (validation.CHECKED_SCHEMA) as quarantine and valid rows."""
+        texts, hashes = checked.column("line"), checked.column("record_hash")
         reason = checked.column("reason")
         if reason.null_count == checked.num_rows:  # the usual case: all lines valid
             return _Validated(
                 source,
-                chunk.num_rows,
+                lines,
                 self._quarantine_rows(source, checked.slice(0, 0), texts.slice(0, 0)),
                 self._valid_rows(source, checked, texts, hashes),
             )
@@ -342,26 +305,12 @@ class _Ingestion:
         is_rejected = pc.invert(is_valid)
         return _Validated(
             source,
-            chunk.num_rows,
+            lines,
             self._quarantine_rows(source, checked.filter(is_rejected), texts.filter(is_rejected)),
             self._valid_rows(
                 source, checked.filter(is_valid), texts.filter(is_valid), hashes.filter(is_valid)
             ),
         )
-
-    def _validate_large(self, chunk: pa.Table, parameters: dict[str, str]) -> pa.Table:
-        """A chunk with a record too large to write its messages out: the other SQL.
-
-        It runs in a fresh DuckDB on one thread, so nothing of the failed
-        attempt (which the first DuckDB frees in its own time) counts against it.
-        """
-        validator = connect_duckdb(":memory:", LARGE_RECORD_MEMORY_LIMIT)
-        try:
-            validator.execute("set threads = 1")
-            validator.register("chunk", chunk)
-            return validator.execute(self._large_sql, parameters).to_arrow_table()
-        finally:
-            validator.close()
 
     def _valid_rows(
         self, source: str, checked: pa.Table, texts: pa.ChunkedArray, hashes: Any
@@ -473,7 +422,7 @@ class _Ingestion:
             found = [
                 (line, record_id, texts[line])
                 for line, record_id, stored_text in differing
-                if json.loads(texts[line]) != json.loads(stored_text)  # else: spelled differently
+                if not same_content(texts[line], stored_text)  # else: spelled differently
             ]
         # every key of `rows` is stored now: inserted here, or before
         self.report.duplicates += rows.num_rows - inserted - len(found)
@@ -504,7 +453,6 @@ class _Ingestion:
             )
         )
         conflicted = set(conflicts.column("record_id").to_pylist())
-        parsed: dict[str, Any] = {}
         found: list[tuple[int, str, str]] = []
         unresolved: list[int] = []
         for record_id, line, record_hash, text in zip(
@@ -515,12 +463,7 @@ class _Ingestion:
             strict=True,
         ):
             first_hash, first_text = first[record_id]
-            if record_hash == first_hash:
-                same = True
-            else:
-                if record_id not in parsed:
-                    parsed[record_id] = json.loads(first_text)
-                same = json.loads(text) == parsed[record_id]
+            same = record_hash == first_hash or same_content(text, first_text)
             if same and record_id not in conflicted:
                 self.report.duplicates += 1
             elif same or record_id not in conflicted:

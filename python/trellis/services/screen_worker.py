@@ -5,7 +5,9 @@ lock: DuckDB's client takes it back at every step of a statement, so a
 thread decoding JSON next to it stalls the appends (measured: a 1M-request
 ingest kept 1.1 of 2 cores busy). A child process has a lock of its own. It
 reads the files (trellis.services.line_chunks), marks and screens each chunk
-(trellis.services.screening, on two threads), and writes each screened
+(trellis.services.screening, on two threads), has the validation SQL
+classify the lines the screen left (trellis.services.validation: some 25 ms
+a chunk, whatever their number), and writes each screened
 chunk as Arrow IPC files to shared memory (/dev/shm where there is one); the
 parent maps the files (no copy) and appends them. The child names each file
 on its stdout and stays at most QUEUE_DEPTH chunks ahead, so memory stays
@@ -27,25 +29,30 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from trellis.errors import TrellisError
 from trellis.services.contract import RecordKind
-from trellis.services.line_chunks import iter_file_chunks
+from trellis.services.line_chunks import CHUNK_SCHEMA, iter_file_chunks
 from trellis.services.read_ahead import read_ahead
 from trellis.services.screening import Screen, ScreenedChunk, screened_chunk, with_suspects
+from trellis.services.validation import Validator
 
 __all__ = ["PROCESS_MIN_BYTES", "screened_in_process"]
 
 #: Inputs (bytes on disk) from which the child process pays off.
 PROCESS_MIN_BYTES = 32 * 1024 * 1024
-#: Screened chunks the child may have written ahead of the parent.
+#: Screened chunks the child may have sent ahead of the parent.
 QUEUE_DEPTH = 2
+#: Chunks whose leftover lines the child classifies in one SQL call (see _Group);
+#: with QUEUE_DEPTH, at most this many more chunks wait in the shared folder.
+GROUP_CHUNKS = 4
 #: Free space /dev/shm needs to be used: the chunks written ahead and the
 #: ones being appended, with room to spare (chunks are some 16 MB).
 SHM_MIN_FREE = 256 * 1024 * 1024
@@ -61,22 +68,24 @@ def screened_in_process(
     # the child imports trellis from wherever this process does
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
     # stderr to a file: a pipe nobody reads until the end could fill and stall the child
-    with tempfile.TemporaryFile("w+") as stderr:
-        child = subprocess.Popen(  # our own interpreter and module; paths as arguments
-            command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-            env=env,
-        )
-        try:
-            yield _received(child, stderr)
-        finally:
-            if child.poll() is None:
-                child.kill()
-            child.communicate()
-            shutil.rmtree(folder, ignore_errors=True)
+    try:
+        with tempfile.TemporaryFile("w+") as stderr:
+            child = subprocess.Popen(  # our own interpreter and module; paths as arguments
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+                env=env,
+            )
+            try:
+                yield _received(child, stderr)
+            finally:
+                if child.poll() is None:
+                    child.kill()
+                child.communicate()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _shared_memory() -> str | None:
@@ -101,11 +110,13 @@ def _received(child: subprocess.Popen[str], stderr: IO[str]) -> Iterator[Screene
             raise TrellisError(message["error"])
         if message.get("done"):
             return
+        decided = _mapped(message["decided"]) if message["decided"] else None
         item = ScreenedChunk(
             message["source"],
             message["lines"],
             _mapped(message["cleared"]),
-            _mapped(message["left"]),
+            CHUNK_SCHEMA.empty_table(),
+            decided,
         )
         with contextlib.suppress(BrokenPipeError):  # a child that has sent all has left
             child.stdin.write("\n")
@@ -131,7 +142,8 @@ def _screen_files(kind: RecordKind, folder: str, paths: list[str]) -> None:
     """The child: read, mark and screen every chunk; hand each over as two IPC files.
 
     It stays at most QUEUE_DEPTH chunks ahead of the parent, which answers
-    each chunk it took with a newline on the child's stdin.
+    each chunk it took with a newline on the child's stdin. When the parent
+    is gone (stdin or stdout closed), the child removes the folder itself.
     """
 
     def send(message: dict[str, Any]) -> None:
@@ -139,23 +151,99 @@ def _screen_files(kind: RecordKind, folder: str, paths: list[str]) -> None:
         sys.stdout.flush()
 
     try:
+        _screen_into(kind, folder, paths, send)
+    except _ParentGone:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class _ParentGone(Exception):
+    pass
+
+
+def _screen_into(
+    kind: RecordKind, folder: str, paths: list[str], send: Callable[[dict[str, Any]], None]
+) -> None:
+    validator = None
+    try:
         screen = Screen(kind)
+        validator = Validator(kind)
         chunks = (
             (path, with_suspects(chunk)) for path in paths for chunk in iter_file_chunks(Path(path))
         )
+        group = _Group(Path(folder), validator, send)
         with read_ahead(chunks) as ready:
-            for number, (source, chunk) in enumerate(ready):
-                item = screened_chunk(screen, source, chunk)
-                cleared = _written(item.cleared, Path(folder) / f"{number}.arrow")
-                left = _written(item.left, Path(folder) / f"{number}.left.arrow")
-                if number >= QUEUE_DEPTH and not sys.stdin.readline():
-                    return  # the parent is gone
-                send({"source": source, "lines": item.lines, "cleared": cleared, "left": left})
-        send({"done": True})
+            for source, chunk in ready:
+                group.add(screened_chunk(screen, source, chunk))
+        group.flush()
+        _sent(send, {"done": True})
     except TrellisError as exc:
-        send({"error": str(exc)})
+        _sent(send, {"error": str(exc)})
+    except (_ParentGone, BrokenPipeError):
+        raise _ParentGone from None
     except Exception as exc:  # reported to the parent, which raises it
-        send({"error": f"screening failed: {type(exc).__name__}: {exc}"})
+        _sent(send, {"error": f"screening failed: {type(exc).__name__}: {exc}"})
+    finally:
+        if validator is not None:
+            validator.close()
+
+
+class _Group:
+    """Screened chunks held until the SQL has classified the lines they left, together.
+
+    The SQL costs some 25 ms a call however few its lines, and demo or real
+    traffic leaves a line or two in most chunks; one call for a group of
+    chunks (1, then 2, then GROUP_CHUNKS) instead of one a chunk. The chunks
+    still go to the parent in order, each with its own classified lines, so
+    the first occurrence of an id wins in line order.
+    """
+
+    def __init__(
+        self, folder: Path, validator: Validator, send: Callable[[dict[str, Any]], None]
+    ) -> None:
+        self._folder = folder
+        self._validator = validator
+        self._send = send
+        self._held: list[tuple[int, ScreenedChunk, str]] = []
+        self._numbered = 0
+        self._sent = 0
+        self._size = 1
+
+    def add(self, item: ScreenedChunk) -> None:
+        cleared = _written(item.cleared, self._folder / f"{self._numbered}.arrow")
+        self._held.append((self._numbered, item, cleared))
+        self._numbered += 1
+        if len(self._held) >= self._size:
+            self.flush()
+            self._size = min(2 * self._size, GROUP_CHUNKS)
+
+    def flush(self) -> None:
+        decided: dict[int, str] = {}
+        sources = dict.fromkeys(item.source for _, item, _ in self._held if item.left.num_rows)
+        for source in sources:
+            held = [(n, item) for n, item, _ in self._held if item.source == source]
+            left = pa.concat_tables([item.left for _, item in held if item.left.num_rows])
+            checked = self._validator.checked(source, left)
+            lines = checked.column("source_line")
+            for number, item in held:
+                if item.left.num_rows:
+                    mine = pc.is_in(lines, value_set=item.left.column("source_line"))
+                    path = self._folder / f"{number}.decided.arrow"
+                    decided[number] = _written(checked.filter(mine), path)
+        for number, item, cleared in self._held:
+            # before sending chunk n, the parent has taken chunk n - QUEUE_DEPTH
+            if self._sent >= QUEUE_DEPTH and not sys.stdin.readline():
+                raise _ParentGone
+            message = {"cleared": cleared, "decided": decided.get(number)}
+            _sent(self._send, {"source": item.source, "lines": item.lines, **message})
+            self._sent += 1
+        self._held = []
+
+
+def _sent(send: Callable[[dict[str, Any]], None], message: dict[str, Any]) -> None:
+    try:
+        send(message)
+    except (BrokenPipeError, ValueError) as exc:  # stdout closed: the parent is gone
+        raise _ParentGone from exc
 
 
 def _written(table: pa.Table, path: Path) -> str:

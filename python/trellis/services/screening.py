@@ -23,6 +23,7 @@ and names the reason. So reasons and details have one source, the SQL.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from operator import itemgetter
@@ -34,8 +35,11 @@ import pyarrow.compute as pc
 
 from trellis.arrow_rows import pick
 from trellis.services.contract import (
+    HUGE_EXPONENT,
+    JSON_STRING,
     KIND_SPECS,
     MESSAGE_ROLES,
+    NUL_ESCAPE,
     RFC3339_PATTERN,
     FieldRule,
     RecordKind,
@@ -140,6 +144,9 @@ class ScreenedChunk:
     cleared: pa.Table
     #: The other lines, as chunk rows (CHUNK_SCHEMA) for the validation SQL.
     left: pa.Table
+    #: Those lines already classified by the SQL (validation.CHECKED_SCHEMA),
+    #: when the screening process ran it; None: the SQL is still to run.
+    decided: pa.Table | None = None
 
 
 def screened_chunk(screen: Screen, source: str, chunk: pa.Table) -> ScreenedChunk:
@@ -200,6 +207,8 @@ class Screen:
         self._checks = {markers[path]: (path, _value_check(rules[path])) for path in read}
         self._markers = {marker: marker() for marker in self._checks}
         self._found: dict[str, Any] = {}
+        #: The markers the hook met in the line being decoded.
+        self._met: set[type] = set()
         record_type = _struct(f"{kind}_record", spec.rules, "", spec.checks_messages, markers)
         self._decode = msgspec.json.Decoder(record_type, dec_hook=self._hook).decode
         self._get = itemgetter(*read)
@@ -207,8 +216,9 @@ class Screen:
 
     def _hook(self, marker: type, value: Any) -> Any:
         path, check = self._checks[marker]
-        if self._found[path] is not None or not check(value):
+        if marker in self._met or not check(value):  # met twice: even `null` then a value
             raise ValueError(f"{path} is repeated or not as the contract says")
+        self._met.add(marker)
         self._found[path] = value
         return self._markers[marker]
 
@@ -223,6 +233,7 @@ class Screen:
         positions: list[int] = []
         values: list[tuple[Any, ...]] = []
         decode, get, found, nothing = self._decode, self._get, self._found, self._nothing
+        met = self._met
         position = 0
         for batch_lines, batch_suspects in zip(
             chunk.column("line").chunks, chunk.column(SUSPECT).chunks, strict=True
@@ -235,9 +246,12 @@ class Screen:
                 if suspect is not None and suspect[index]:
                     continue
                 found.update(nothing)
+                met.clear()
                 try:
                     decode(data[start:end])
-                except msgspec.DecodeError:  # ValidationError is one too
+                # ValidationError is a DecodeError; msgspec gives up on some
+                # 1,000 levels of nesting, which the SQL reads
+                except (msgspec.DecodeError, RecursionError):
                     continue
                 values.append(get(found))
                 positions.append(position + index)
@@ -312,11 +326,31 @@ def with_suspects(chunk: pa.Table) -> pa.Table:
 
 
 def _suspects(lines: pa.Array, is_utf8: pa.Array) -> pa.Array:
-    suspect = pc.invert(is_utf8)
+    hits = None
     for pattern in _UNSEEN_TOKENS:
         if len(lines) and _anywhere(lines, pattern):
-            suspect = pc.or_(suspect, pc.match_substring_regex(lines, pattern))
-    return suspect
+            found = pc.match_substring_regex(lines, pattern)
+            hits = found if hits is None else pc.or_(hits, found)
+    if hits is not None and pc.any(hits).as_py():
+        # the cheap patterns also hit inside strings ("error E10001, ..."): the
+        # few hits get the validation SQL's own exact test, in Python
+        flags = hits.to_pylist()
+        for index in (i for i, flagged in enumerate(flags) if flagged):
+            flags[index] = _unseen_token(lines[index].as_py())
+        return pc.or_(pc.invert(is_utf8), pa.array(flags, pa.bool_()))
+    return pc.invert(is_utf8)
+
+
+_STRING = re.compile(JSON_STRING)
+_HUGE_EXPONENT = re.compile(HUGE_EXPONENT)
+_NUL = re.compile(NUL_ESCAPE)
+
+
+def _unseen_token(line: str) -> bool:
+    """The SQL's exact test: a huge exponent outside strings, or the \\u0000 escape."""
+    if "\\u0000" in line and _NUL.search(line):
+        return True
+    return bool(_HUGE_EXPONENT.search(_STRING.sub('""', line)))
 
 
 def _anywhere(lines: pa.Array, pattern: str) -> bool:
