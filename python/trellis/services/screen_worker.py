@@ -214,7 +214,9 @@ class _Group:
         cleared = _written(item.cleared, self._folder / f"{self._numbered}.arrow")
         self._held.append((self._numbered, item, cleared))
         self._numbered += 1
-        if len(self._held) >= self._size:
+        if len(self._held) == 1 and not item.left.num_rows:
+            self.flush()  # nothing for the SQL and nothing held before it: no need to wait
+        elif len(self._held) >= self._size:
             self.flush()
             self._size = min(2 * self._size, GROUP_CHUNKS)
 
