@@ -58,7 +58,7 @@ from trellis.services.line_chunks import iter_file_chunks, iter_record_chunks
 from trellis.services.read_ahead import read_ahead
 from trellis.services.screen_worker import PROCESS_MIN_BYTES, screened_in_process
 from trellis.services.screening import Screen, ScreenedChunk, screened_chunk, with_suspects
-from trellis.services.validation import Validator
+from trellis.services.validation import CHECKED_SCHEMA, Validator
 from trellis.storage import Store
 
 __all__ = ["IngestReport", "ingest_files", "ingest_records", "quarantine_id"]
@@ -274,64 +274,41 @@ class _Ingestion:
         screen left, with their chunk, so the first occurrence of an id wins in line order
         whichever side judged it. Runs on the validator thread only.
         """
-        cleared = item.cleared
-        valid = self._valid_rows(
-            item.source, cleared, cleared.column("line"), cleared.column("record_hash")
-        )
-        if not item.left.num_rows and item.decided is None:
-            none = self._quarantine_rows(
-                item.source, _CHECKED_SCHEMA.empty_table(), pa.chunked_array([], pa.large_string())
-            )
-            return [_Validated(item.source, item.lines, none, valid)]
         checked = item.decided
         if checked is None:  # screened here: the SQL runs here too
-            checked = self._validator.checked(item.source, item.left)
-        decided = self._decided(item.source, item.lines, checked)
-        valid = pa.concat_tables([valid, decided.valid]) if decided.valid.num_rows else valid
-        return [_Validated(item.source, item.lines, decided.quarantine, valid)]
-
-    def _decided(self, source: str, lines: int, checked: pa.Table) -> _Validated:
-        """Classified lines (validation.CHECKED_SCHEMA) as quarantine and valid rows."""
-        texts, hashes = checked.column("line"), checked.column("record_hash")
-        reason = checked.column("reason")
-        if reason.null_count == checked.num_rows:  # the usual case: all lines valid
-            return _Validated(
-                source,
-                lines,
-                self._quarantine_rows(source, checked.slice(0, 0), texts.slice(0, 0)),
-                self._valid_rows(source, checked, texts, hashes),
+            checked = (
+                self._validator.checked(item.source, item.left)
+                if item.left.num_rows
+                else CHECKED_SCHEMA.empty_table()
             )
-        is_valid = pc.is_null(reason)
-        is_rejected = pc.invert(is_valid)
-        return _Validated(
-            source,
-            lines,
-            self._quarantine_rows(source, checked.filter(is_rejected), texts.filter(is_rejected)),
-            self._valid_rows(
-                source, checked.filter(is_valid), texts.filter(is_valid), hashes.filter(is_valid)
-            ),
-        )
+        is_valid = pc.is_null(checked.column("reason"))
+        valid = self._valid_rows(item.source, item.cleared)
+        if checked.num_rows:
+            accepted = self._valid_rows(item.source, checked.filter(is_valid))
+            valid = pa.concat_tables([valid, accepted])
+        quarantine = self._quarantine_rows(item.source, checked.filter(pc.invert(is_valid)))
+        return [_Validated(item.source, item.lines, quarantine, valid)]
 
-    def _valid_rows(
-        self, source: str, checked: pa.Table, texts: pa.ChunkedArray, hashes: Any
-    ) -> pa.Table:
-        """Rows shaped like the raw table (its columns in KindSpec.columns order)."""
-        count = checked.num_rows
+    def _valid_rows(self, source: str, rows: pa.Table) -> pa.Table:
+        """Classified or cleared lines (`line`, `record_hash`, ...) shaped like the raw table
+        (its columns in KindSpec.columns order)."""
+        count = rows.num_rows
         values: dict[str, Any] = {
-            self.spec.id_column: checked.column("record_id"),
-            "tenant_id": checked.column("tenant_id"),
-            "created_at": checked.column("created_at"),
-            "record_hash": hashes,
-            "record": texts,
+            self.spec.id_column: rows.column("record_id"),
+            "tenant_id": rows.column("tenant_id"),
+            "created_at": rows.column("created_at"),
+            "record_hash": rows.column("record_hash"),
+            "record": rows.column("line"),
             "source_file": pa.repeat(source, count),
-            "source_line": checked.column("source_line"),
+            "source_line": rows.column("source_line"),
             "ingested_at": pa.repeat(pa.scalar(self.ingested_at, _TIMESTAMP), count),
         }
         if self.spec.parent_column:
-            values[self.spec.parent_column] = checked.column("parent_id")
+            values[self.spec.parent_column] = rows.column("parent_id")
         return pa.table({column: values[column] for column in self.spec.columns})
 
-    def _quarantine_rows(self, source: str, checked: pa.Table, texts: pa.ChunkedArray) -> pa.Table:
+    def _quarantine_rows(self, source: str, checked: pa.Table) -> pa.Table:
+        """Rejected lines (CHECKED_SCHEMA's quarantine columns) as raw.quarantine rows."""
         count = checked.num_rows
         return pa.table(
             {
@@ -342,7 +319,7 @@ class _Ingestion:
                 "reason": checked.column("reason"),
                 "detail": checked.column("detail"),
                 "record_id": checked.column("record_id"),
-                "raw_text": texts,
+                "raw_text": checked.column("line"),
                 "quarantined_at": pa.repeat(pa.scalar(self.ingested_at, _TIMESTAMP), count),
             }
         )
@@ -492,11 +469,11 @@ class _Ingestion:
                     for _, record_id, _ in found
                 ],
                 "record_id": [record_id for _, record_id, _ in found],
+                "line": [text for _, _, text in found],
             },
-            schema=_CHECKED_SCHEMA,
+            schema=_QUARANTINED_SCHEMA,
         )
-        texts_found = pa.chunked_array([[text for _, _, text in found]], pa.large_string())
-        return self._quarantine_rows(source, checked, texts_found)
+        return self._quarantine_rows(source, checked)
 
     def _quarantine(self, rows: pa.Table) -> None:
         if rows.num_rows == 0:
@@ -507,14 +484,11 @@ class _Ingestion:
 
 
 _TIMESTAMP = pa.timestamp("us", tz="UTC")
-#: The columns of a validation result (_CHECKED_SQL) quarantine rows are made of.
-_CHECKED_SCHEMA = pa.schema(
+#: The columns of a validation result (validation.CHECKED_SCHEMA) quarantine rows are made of.
+_QUARANTINED_SCHEMA = pa.schema(
     [
-        ("quarantine_id", pa.string()),
-        ("source_line", pa.int64()),
-        ("reason", pa.string()),
-        ("detail", pa.string()),
-        ("record_id", pa.string()),
+        CHECKED_SCHEMA.field(name)
+        for name in ("quarantine_id", "source_line", "reason", "detail", "record_id", "line")
     ]
 )
 

@@ -182,7 +182,7 @@ def _chunk(first_line: int, lines: pa.Array, is_utf8: pa.Array) -> pa.Table:
     """
     count = len(lines)
     numbers = pa.array(range(first_line, first_line + count), pa.int64())
-    offsets = _offsets(lines)
+    offsets = line_offsets(lines)
     table = pa.Table.from_arrays(
         [numbers, lines, is_utf8, _hashes(lines, offsets)], schema=CHUNK_SCHEMA
     )
@@ -196,7 +196,7 @@ def _chunk(first_line: int, lines: pa.Array, is_utf8: pa.Array) -> pa.Table:
     return pa.Table.from_batches(batches, CHUNK_SCHEMA)
 
 
-def _offsets(lines: pa.Array) -> list[int]:
+def line_offsets(lines: pa.Array) -> list[int]:
     """Where each line starts in the data buffer, and where the last one ends."""
     offsets_buffer = lines.buffers()[1]
     view = memoryview(offsets_buffer).cast("q")  # large_string: 64-bit offsets

@@ -29,7 +29,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -148,12 +148,8 @@ def _screen_files(kind: RecordKind, folder: str, paths: list[str]) -> None:
     is gone (stdin or stdout closed), the child removes the folder itself.
     """
 
-    def send(message: dict[str, Any]) -> None:
-        sys.stdout.write(json.dumps(message) + "\n")
-        sys.stdout.flush()
-
     try:
-        _screen_into(kind, folder, paths, send)
+        _screen_into(kind, folder, paths)
     except _ParentGone:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -162,9 +158,7 @@ class _ParentGone(Exception):
     pass
 
 
-def _screen_into(
-    kind: RecordKind, folder: str, paths: list[str], send: Callable[[dict[str, Any]], None]
-) -> None:
+def _screen_into(kind: RecordKind, folder: str, paths: list[str]) -> None:
     validator = None
     try:
         screen = Screen(kind)
@@ -172,18 +166,18 @@ def _screen_into(
         chunks = (
             (path, with_suspects(chunk)) for path in paths for chunk in iter_file_chunks(Path(path))
         )
-        group = _Group(Path(folder), validator, send)
+        group = _Group(Path(folder), validator)
         with read_ahead(chunks) as ready:
             for source, chunk in ready:
                 group.add(screened_chunk(screen, source, chunk))
         group.flush()
-        _sent(send, {"done": True})
+        _send({"done": True})
     except TrellisError as exc:
-        _sent(send, {"error": str(exc)})
-    except (_ParentGone, BrokenPipeError):
-        raise _ParentGone from None
+        _send({"error": str(exc)})
+    except _ParentGone:
+        raise
     except Exception as exc:  # reported to the parent, which raises it
-        _sent(send, {"error": f"screening failed: {type(exc).__name__}: {exc}"})
+        _send({"error": f"screening failed: {type(exc).__name__}: {exc}"})
     finally:
         if validator is not None:
             validator.close()
@@ -199,12 +193,9 @@ class _Group:
     the first occurrence of an id wins in line order.
     """
 
-    def __init__(
-        self, folder: Path, validator: Validator, send: Callable[[dict[str, Any]], None]
-    ) -> None:
+    def __init__(self, folder: Path, validator: Validator) -> None:
         self._folder = folder
         self._validator = validator
-        self._send = send
         self._held: list[tuple[int, ScreenedChunk, str]] = []
         self._numbered = 0
         self._sent = 0
@@ -238,14 +229,16 @@ class _Group:
             if self._sent >= QUEUE_DEPTH and not sys.stdin.readline():
                 raise _ParentGone
             message = {"cleared": cleared, "decided": decided.get(number)}
-            _sent(self._send, {"source": item.source, "lines": item.lines, **message})
+            _send({"source": item.source, "lines": item.lines, **message})
             self._sent += 1
         self._held = []
 
 
-def _sent(send: Callable[[dict[str, Any]], None], message: dict[str, Any]) -> None:
+def _send(message: dict[str, Any]) -> None:
+    """One message to the parent, a JSON line on stdout."""
     try:
-        send(message)
+        sys.stdout.write(json.dumps(message) + "\n")
+        sys.stdout.flush()
     except (BrokenPipeError, ValueError) as exc:  # stdout closed: the parent is gone
         raise _ParentGone from exc
 

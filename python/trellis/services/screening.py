@@ -44,7 +44,7 @@ from trellis.services.contract import (
     FieldRule,
     RecordKind,
 )
-from trellis.services.line_chunks import CHUNK_SCHEMA
+from trellis.services.line_chunks import CHUNK_SCHEMA, line_offsets
 
 __all__ = [
     "SUSPECT",
@@ -239,7 +239,7 @@ class Screen:
             chunk.column("line").chunks, chunk.column(SUSPECT).chunks, strict=True
         ):
             suspect = batch_suspects.to_pylist() if pc.any(batch_suspects).as_py() else None
-            offsets = _offsets(batch_lines)
+            offsets = line_offsets(batch_lines)
             buffer = batch_lines.buffers()[2]
             data = memoryview(buffer) if buffer is not None else memoryview(b"")
             for index, (start, end) in enumerate(itertools.pairwise(offsets)):
@@ -326,9 +326,12 @@ def with_suspects(chunk: pa.Table) -> pa.Table:
 
 
 def _suspects(lines: pa.Array, is_utf8: pa.Array) -> pa.Array:
+    if not len(lines):
+        return pc.invert(is_utf8)
     hits = None
+    whole = _whole_text(lines)
     for pattern in _UNSEEN_TOKENS:
-        if len(lines) and _anywhere(lines, pattern):
+        if pc.any(pc.match_substring_regex(whole, pattern)).as_py():
             found = pc.match_substring_regex(lines, pattern)
             hits = found if hits is None else pc.or_(hits, found)
     if hits is not None and pc.any(hits).as_py():
@@ -353,21 +356,15 @@ def _unseen_token(line: str) -> bool:
     return bool(_HUGE_EXPONENT.search(_STRING.sub('""', line)))
 
 
-def _anywhere(lines: pa.Array, pattern: str) -> bool:
-    """Whether any line matches `pattern`: one regex over the batch's text at once."""
-    offsets = _offsets(lines)
-    whole = pa.LargeStringArray.from_buffers(
+def _whole_text(lines: pa.Array) -> pa.Array:
+    """The batch's text as one string (no copy): a pattern that hits nowhere in it costs
+    one regex pass, and only a hit is looked for line by line."""
+    offsets = line_offsets(lines)
+    return pa.LargeStringArray.from_buffers(
         1,
         pa.array([offsets[0], offsets[-1]], pa.int64()).buffers()[1],
         lines.buffers()[2],
     )
-    return bool(pc.any(pc.match_substring_regex(whole, pattern)).as_py())
-
-
-def _offsets(lines: pa.Array) -> list[int]:
-    """Where each line starts in the data buffer, and where the last one ends."""
-    view = memoryview(lines.buffers()[1]).cast("q")  # large_string: 64-bit offsets
-    return view[lines.offset : lines.offset + len(lines) + 1].tolist()
 
 
 def _transpose(rows: list[tuple[Any, ...]], width: int) -> Iterator[list[Any]]:

@@ -153,14 +153,17 @@ class DuckDBStore(Store):
             ]
             if empty and KEY_FILTER:
                 self._fresh_tables[table] = KeyFilter()
-            schema, _, name = table.rpartition(".")
-            found = self._conn.execute(
-                "select estimated_size from duckdb_tables() "
-                "where schema_name = ? and table_name = ? and database_name = current_database()",
-                [schema, name],
-            ).fetchall()
-            self._row_estimates[table] = int(found[0][0]) if found else 0
+            self._row_estimates[table] = 0 if empty else self._estimated_size(table)
         return self._row_estimates[table]
+
+    def _estimated_size(self, table: str) -> int:
+        schema, _, name = table.rpartition(".")
+        found = self._conn.execute(
+            "select estimated_size from duckdb_tables() "
+            "where schema_name = ? and table_name = ? and database_name = current_database()",
+            [schema, name],
+        ).fetchall()
+        return int(found[0][0]) if found else 0
 
     def stored_twins(self, table: str, key: str, rows: pa.Table) -> list[tuple[Any, ...]]:
         if self._uncommitted:
