@@ -597,7 +597,9 @@ def test_duckdb_append_strategies_agree(
         monkeypatch.setattr(
             key_filter_module.KeyFilter,
             "may_hold",
-            lambda self, keys: key_filter_module.np.ones(len(keys), key_filter_module.np.bool_),
+            lambda self, positions: key_filter_module.np.ones(
+                len(positions[0]), key_filter_module.np.bool_
+            ),
         )
     first = write_jsonl(tmp_path / "first.jsonl", [request(f"r-{i}") for i in range(30)])
     second = write_jsonl(

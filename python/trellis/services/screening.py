@@ -234,15 +234,16 @@ class Screen:
         values: list[tuple[Any, ...]] = []
         decode, get, found, nothing = self._decode, self._get, self._found, self._nothing
         met = self._met
+        suspects = chunk.column(SUSPECT)
+        # one list for the chunk: an Arrow call a batch cost some 2 s per million
+        # lines in the screening process (each one waits for the lock again)
+        suspect = suspects.to_pylist() if pc.any(suspects).as_py() else None
         position = 0
-        for batch_lines, batch_suspects in zip(
-            chunk.column("line").chunks, chunk.column(SUSPECT).chunks, strict=True
-        ):
-            suspect = batch_suspects.to_pylist() if pc.any(batch_suspects).as_py() else None
+        for batch_lines in chunk.column("line").chunks:
             offsets = line_offsets(batch_lines)
             buffer = batch_lines.buffers()[2]
             data = memoryview(buffer) if buffer is not None else memoryview(b"")
-            for index, (start, end) in enumerate(itertools.pairwise(offsets)):
+            for index, (start, end) in enumerate(itertools.pairwise(offsets), position):
                 if suspect is not None and suspect[index]:
                     continue
                 found.update(nothing)
@@ -254,7 +255,7 @@ class Screen:
                 except (msgspec.DecodeError, RecursionError):
                     continue
                 values.append(get(found))
-                positions.append(position + index)
+                positions.append(index)
             position += len(batch_lines)
         return self._checked(chunk, positions, values)
 

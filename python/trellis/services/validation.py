@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from trellis.errors import TrellisError
 from trellis.services.contract import RecordKind, validation_sql
+from trellis.services.line_chunks import CHUNK_SCHEMA
 from trellis.storage.duckdb_store import connect_duckdb
 
 __all__ = ["CHECKED_SCHEMA", "Validator"]
@@ -32,10 +33,19 @@ VALIDATOR_MEMORY_LIMIT = "256MB"
 #: they work on it. Measured: a 30 MB record passes (the process peaks at
 #: 310 MiB); a 100 MB one fails the ingest with a one-line error.
 LARGE_RECORD_MEMORY_LIMIT = "1GB"
+#: Chunks of up to this many bytes of text are classified by a statement
+#: prepared once over a table they are copied into: planning the SQL costs
+#: some 20 ms a call, executing it on a few lines 3 ms, and the screen
+#: leaves a few lines in most chunks. Larger ones are scanned in place, a
+#: record batch at a time (see line_chunks._chunk), and planned each time.
+PREPARED_MAX_BYTES = 4 * 1024 * 1024
+#: The table the prepared statement reads, and the view of a chunk scanned in place.
+_STAGED_TABLE = "staged_lines"
+_ARROW_VIEW = "arrow_lines"
 
 #: Every line of a chunk but blank ones, in order, classified.
 _CHECKED_SQL = """
-with checked as ({validation})
+with chunk as (select * from {source}), checked as ({validation})
 select
     source_line,
     reason,
@@ -46,7 +56,8 @@ select
     created_at,
     case
         when reason is not null
-            then md5($kind || chr(10) || $source_file || chr(10) || source_line::varchar
+            then md5($kind::varchar || chr(10) || $source_file::varchar || chr(10)
+                || source_line::varchar
                 || chr(10) || raw_text)
     end as quarantine_id
 from checked
@@ -74,36 +85,70 @@ class Validator:
 
     def __init__(self, kind: RecordKind) -> None:
         self.kind = kind
-        self._sql = _CHECKED_SQL.format(validation=validation_sql(kind))
-        self._large_sql = _CHECKED_SQL.format(validation=validation_sql(kind, True))
+        self._sql = _CHECKED_SQL.format(validation=validation_sql(kind), source=_ARROW_VIEW)
+        self._large_sql = _CHECKED_SQL.format(
+            validation=validation_sql(kind, True), source=_ARROW_VIEW
+        )
+        self._prepared_sql = _CHECKED_SQL.format(
+            validation=validation_sql(kind), source=_STAGED_TABLE
+        )
         self._conn = connect_duckdb(":memory:", VALIDATOR_MEMORY_LIMIT)
         # DuckDB creates its spill folder only when it spills, and removes it.
         spill = Path(tempfile.gettempdir()) / f"trellis-ingest-{os.getpid()}-{id(self):x}"
         self._conn.execute("set temp_directory = ?", [str(spill)])
+        self._prepared = False
 
     def close(self) -> None:
         self._conn.close()
 
     def checked(self, source: str, chunk: pa.Table) -> pa.Table:
         """Each non-blank line of `chunk` (CHUNK_SCHEMA) classified (CHECKED_SCHEMA)."""
-        self._conn.register("chunk", chunk)
         parameters = {"kind": self.kind, "source_file": source}
         try:
             try:
-                checked = self._conn.execute(self._sql, parameters).to_arrow_table()
+                if chunk.column("line").nbytes <= PREPARED_MAX_BYTES:
+                    checked = self._checked_prepared(chunk, source)
+                else:
+                    checked = self._checked_in_place(chunk, parameters)
             except duckdb.OutOfMemoryException:
                 checked = self._checked_large(chunk, parameters)
         except duckdb.Error as exc:
             message = str(exc).strip().splitlines()[0]
             raise TrellisError(f"validating {source} failed: {message}") from exc
-        finally:
-            self._conn.unregister("chunk")
         texts, hashes = chunk.column("line"), chunk.column("record_hash")
         if checked.num_rows < chunk.num_rows:  # blank lines were skipped
             positions = pc.index_in(checked.column("source_line"), chunk.column("source_line"))
             texts, hashes = texts.take(positions), hashes.take(positions)
         checked = checked.append_column("record_hash", hashes).append_column("line", texts)
         return checked.cast(CHECKED_SCHEMA)
+
+    def _checked_prepared(self, chunk: pa.Table, source: str) -> pa.Table:
+        """The SQL, prepared once, over a copy of `chunk` in a table of its own."""
+        conn = self._conn
+        if not self._prepared:
+            columns = ", ".join(
+                f"{field.name} {_DUCKDB_TYPES[field.type]}" for field in CHUNK_SCHEMA
+            )
+            conn.execute(f"create temp table {_STAGED_TABLE} ({columns})")
+            # the parameters are typed in the SQL: untyped, DuckDB plans anew at each EXECUTE
+            conn.execute(f"prepare checked_lines as {self._prepared_sql}")
+            self._prepared = True
+        staged = chunk.select(CHUNK_SCHEMA.names)  # noqa: F841 (read by the SQL)
+        conn.execute(f"delete from {_STAGED_TABLE}")
+        conn.execute(f"insert into {_STAGED_TABLE} select * from staged")
+        # EXECUTE takes no bound parameters: the values are SQL literals
+        return conn.execute(
+            f"execute checked_lines(kind := {_literal(self.kind)}, "
+            f"source_file := {_literal(source)})"
+        ).to_arrow_table()
+
+    def _checked_in_place(self, chunk: pa.Table, parameters: dict[str, str]) -> pa.Table:
+        """The SQL planned for this call, scanning `chunk` where it lies."""
+        self._conn.register(_ARROW_VIEW, chunk)
+        try:
+            return self._conn.execute(self._sql, parameters).to_arrow_table()
+        finally:
+            self._conn.unregister(_ARROW_VIEW)
 
     def _checked_large(self, chunk: pa.Table, parameters: dict[str, str]) -> pa.Table:
         """A chunk with a record too large to write its messages out: the other SQL.
@@ -114,7 +159,19 @@ class Validator:
         conn = connect_duckdb(":memory:", LARGE_RECORD_MEMORY_LIMIT)
         try:
             conn.execute("set threads = 1")
-            conn.register("chunk", chunk)
+            conn.register(_ARROW_VIEW, chunk)
             return conn.execute(self._large_sql, parameters).to_arrow_table()
         finally:
             conn.close()
+
+
+_DUCKDB_TYPES = {
+    pa.int64(): "bigint",
+    pa.large_string(): "varchar",
+    pa.string(): "varchar",
+    pa.bool_(): "boolean",
+}
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

@@ -14,7 +14,6 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from trellis.config import TargetName
 
@@ -47,20 +46,22 @@ class Store(ABC):
         """
 
     @abstractmethod
-    def insert_new(self, table: str, key: str, rows: pa.Table) -> int:
-        """Insert the rows whose `key` is not in `table` yet; return how many were inserted.
+    def insert_new(self, table: str, key: str, rows: pa.Table) -> list[Any]:
+        """Insert the rows whose `key` is not in `table` yet; return the keys that were.
 
         The bulk append of ingest: columns of `rows` are named as the table's
         (the statement is `insert_new_sql`), JSON columns hold validated JSON
-        text, and `key` is unique within `rows`.
+        text, and `key` is unique within `rows`. The rows of the returned keys
+        were not inserted: `stored_twins` tells which of them differ.
         """
 
     @abstractmethod
     def stored_twins(self, table: str, key: str, rows: pa.Table) -> list[tuple[Any, ...]]:
-        """The rows of `rows` whose `key` is stored with another `record_hash`.
+        """The rows of `rows` (whose keys are stored) stored with another `record_hash`.
 
         Returns (source_line, key, stored record as text) for each of them
-        (`stored_twins_sql`, `twins_by_lookup`).
+        (`stored_twins_sql`, `twins_by_lookup`). Rows may come from several
+        chunks of one source: a key may repeat, a source_line may not.
         """
 
     def records_by_key(self, table: str, key: str, keys: Sequence[str]) -> dict[str, str]:
@@ -81,20 +82,16 @@ class Store(ABC):
             )
         return found
 
-    def twins_by_lookup(
-        self, table: str, key: str, rows: pa.Table, stored_keys: Sequence[str]
-    ) -> list[tuple[Any, ...]]:
-        """stored_twins for rows whose stored keys are known: hashes looked up by key."""
-        if not stored_keys:
-            return []
-        stored = self._column_by_key(table, key, "record_hash", stored_keys)
-        mine = rows.filter(pc.is_in(rows.column(key), value_set=pa.array(stored_keys)))
+    def twins_by_lookup(self, table: str, key: str, rows: pa.Table) -> list[tuple[Any, ...]]:
+        """stored_twins for a few rows: their stored hashes looked up by key."""
+        keys = rows.column(key).to_pylist()
+        stored = self._column_by_key(table, key, "record_hash", list(dict.fromkeys(keys)))
         listed = [
             (line, record_key)
             for record_key, line, record_hash in zip(
-                mine.column(key).to_pylist(),
-                mine.column("source_line").to_pylist(),
-                mine.column("record_hash").to_pylist(),
+                keys,
+                rows.column("source_line").to_pylist(),
+                rows.column("record_hash").to_pylist(),
                 strict=True,
             )
             if stored.get(record_key) != record_hash

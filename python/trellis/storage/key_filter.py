@@ -24,6 +24,7 @@ __all__ = ["KeyFilter"]
 
 _BITS = 1 << 26
 _MASK = np.uint64(_BITS - 1)
+_Positions = list[npt.NDArray[np.uint64]]
 
 
 class KeyFilter:
@@ -32,16 +33,17 @@ class KeyFilter:
     def __init__(self) -> None:
         self._bits = np.zeros(_BITS // 8, np.uint8)
 
-    def may_hold(self, keys: Sequence[str]) -> npt.NDArray[np.bool_]:
-        """For each key: False when it surely was never added."""
-        held = np.ones(len(keys), np.bool_)
-        for position in self._positions(keys):
+    def may_hold(self, positions: _Positions) -> npt.NDArray[np.bool_]:
+        """For each key (its `positions`): False when it surely was never added."""
+        held = np.ones(len(positions[0]), np.bool_)
+        for position in positions:
             byte = self._bits[position >> np.uint64(3)]
             held &= ((byte >> (position & np.uint64(7)).astype(np.uint8)) & 1).astype(np.bool_)
         return held
 
-    def add(self, keys: Sequence[str]) -> None:
-        for position in self._positions(keys):
+    def add(self, positions: _Positions) -> None:
+        """Add keys, given by their `positions`."""
+        for position in positions:
             np.bitwise_or.at(
                 self._bits,
                 position >> np.uint64(3),
@@ -49,7 +51,8 @@ class KeyFilter:
             )
 
     @staticmethod
-    def _positions(keys: Sequence[str]) -> list[npt.NDArray[np.uint64]]:
+    def positions(keys: Sequence[str]) -> _Positions:
+        """The bit positions of `keys`: computed once for may_hold and add."""
         digest = xxhash.xxh3_128_digest
         joined = b"".join(digest(key.encode()) for key in keys)
         words = np.frombuffer(joined, np.uint64).reshape(-1, 2)

@@ -67,11 +67,12 @@ class PostgresStore(Store):
             self._load_temp_table(name, like, rows)
         self._staged[name] = rows
 
-    def insert_new(self, table: str, key: str, rows: pa.Table) -> int:
+    def insert_new(self, table: str, key: str, rows: pa.Table) -> list[Any]:
         stage = self._stage(table, rows)
         with self._connection_errors(), self._conn.cursor() as cur:
-            cur.execute(insert_new_sql(table, rows.column_names, stage))
-            return max(cur.rowcount, 0)
+            cur.execute(insert_new_sql(table, rows.column_names, stage) + f" returning {key}")
+            inserted = {row[0] for row in cur.fetchall()}
+        return [value for value in rows.column(key).to_pylist() if value not in inserted]
 
     def stored_twins(self, table: str, key: str, rows: pa.Table) -> list[tuple[Any, ...]]:
         stage = self._stage(table, rows)

@@ -1,6 +1,10 @@
 """DDL of the raw tables: the only tables trellis writes; dbt reads them as sources.
 
-One definition for both targets: only the JSON column type differs.
+One definition for both targets: only the JSON column type differs. On
+DuckDB the JSON records are zstd-compressed: DuckDB picks zstd by itself
+only for strings of 4 KB or more on average, so row groups of shorter
+records were written uncompressed (measured on demo traffic: 3 of 7 row
+groups, 250 MB for 100k requests instead of 25 MB).
 Every raw fact has a stable id (its primary key); rows are never updated.
 """
 
@@ -8,7 +12,10 @@ from __future__ import annotations
 
 from trellis.config import RAW_SCHEMA, TargetName
 
-_JSON_TYPE: dict[TargetName, str] = {"duckdb": "json", "postgres": "jsonb"}
+_JSON_TYPE: dict[TargetName, str] = {
+    "duckdb": "json using compression zstd",
+    "postgres": "jsonb",
+}
 
 #: table name -> column definitions ({json} is the target's JSON type).
 RAW_TABLES: dict[str, str] = {
