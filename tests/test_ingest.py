@@ -575,7 +575,7 @@ def test_a_reformatted_resend_is_compared_by_content_in_key_batches(
 
 
 @pytest.mark.parametrize("precheck_ratio", [0, 400])
-@pytest.mark.parametrize("lookup_max", [0, 64])
+@pytest.mark.parametrize(("lookup_max", "fetch_join_ratio"), [(0, 0), (64, 10**9)])
 @pytest.mark.parametrize("key_filter", ["off", "on", "always-maybe"])
 def test_duckdb_append_strategies_agree(
     duckdb_env: dict[str, str],
@@ -583,15 +583,17 @@ def test_duckdb_append_strategies_agree(
     monkeypatch: pytest.MonkeyPatch,
     precheck_ratio: int,
     lookup_max: int,
+    fetch_join_ratio: int,
     key_filter: str,
 ) -> None:
-    """Key filter, key join or `on conflict ... returning`; hashes looked up by key or
-    joined; a filter that knows nothing for sure: the same outcome."""
+    """Key filter, key join or `on conflict ... returning`; hashes and stored records
+    looked up by key or joined; a filter that knows nothing for sure: the same outcome."""
     from trellis.storage import duckdb_store
     from trellis.storage import key_filter as key_filter_module
 
     monkeypatch.setattr(duckdb_store, "PRECHECK_MAX_RATIO", precheck_ratio)
     monkeypatch.setattr(duckdb_store, "KEY_LOOKUP_MAX", lookup_max)
+    monkeypatch.setattr(duckdb_store, "FETCH_JOIN_RATIO", fetch_join_ratio)
     monkeypatch.setattr(duckdb_store, "KEY_FILTER", key_filter != "off")
     if key_filter == "always-maybe":
         monkeypatch.setattr(

@@ -36,6 +36,7 @@ and says how many of them were already known.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections import Counter
@@ -221,15 +222,24 @@ class _Ingestion:
         self.table = f"{RAW_SCHEMA}.{self.spec.table}"
         self.ingested_at = dt.datetime.now(dt.UTC)
         self.report = IngestReport()
-        self._screen = Screen(self.kind)
-        self._validator = Validator(self.kind)
         self._pending = _Pending()
 
     def __enter__(self) -> _Ingestion:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._validator.close()
+        if "_validator" in self.__dict__:  # made on first use (see below)
+            self._validator.close()
+
+    # Screen and validator of this process: large inputs are screened and
+    # validated in the screening process, so these are made when first used.
+    @functools.cached_property
+    def _screen(self) -> Screen:
+        return Screen(self.kind)
+
+    @functools.cached_property
+    def _validator(self) -> Validator:
+        return Validator(self.kind)
 
     def run(
         self,

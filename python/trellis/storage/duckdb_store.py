@@ -49,6 +49,14 @@ PRECHECK_MAX_RATIO = 400
 #: short IN list from the index: ~2 ms for 10 keys); more are joined (~23 ms
 #: per million stored rows).
 KEY_LOOKUP_MAX = 64
+#: records_by_key joins the wanted keys with the table (a scan: some 1 us per
+#: stored row, 1 s per million on one thread) once they are more than one per
+#: this many stored rows; fewer are looked up by key one by one (some 1 ms
+#: each: a zstd-compressed record is decompressed with its neighbours).
+FETCH_JOIN_RATIO = 1000
+#: Threads of that join: it runs at the end of an ingest (the screening
+#: process is done) or at a commit.
+FETCH_JOIN_THREADS = 2
 #: Tables found empty get a filter of the keys this session inserts
 #: (storage/key_filter.py): their appends skip the key join.
 KEY_FILTER = True
@@ -94,17 +102,17 @@ class DuckDBStore(Store):
         # transaction until it ends.
         marked = self._json_marked(table, rows)
         stored_rows = self._stored_rows(table)
-        keys = rows.column(key).to_pylist()
         fresh = self._fresh_tables.get(table)
         if fresh is not None:
             # the table held nothing when this session began writing to it:
             # keys the filter never saw are surely new
-            positions = fresh.positions(keys)
+            positions = fresh.positions(rows.column(key))
             maybe = fresh.may_hold(positions)
             new = numpy.flatnonzero(~maybe).tolist()
             inserted = self._insert(table, pick(marked, new), skip_stored=False)
             stored: list[Any] = []
-            if len(new) < len(keys):
+            if len(new) < rows.num_rows:
+                keys = rows.column(key).to_pylist()
                 again = numpy.flatnonzero(maybe).tolist()
                 fresh_keys = self._insert_returning(table, key, pick(marked, again))
                 inserted += len(fresh_keys)
@@ -116,6 +124,7 @@ class DuckDBStore(Store):
             # keys for ~16 ns per stored row, and the other rows are then
             # inserted plain.
             staged = marked  # noqa: F841 (read by the SQL)
+            keys = rows.column(key).to_pylist()
             found = self._conn.execute(
                 f"select {key} from staged inner join {table} using ({key})"
             ).fetchall()
@@ -126,7 +135,7 @@ class DuckDBStore(Store):
         else:
             fresh_keys = self._insert_returning(table, key, marked)
             inserted = len(fresh_keys)
-            stored = [value for value in keys if value not in fresh_keys]
+            stored = [value for value in rows.column(key).to_pylist() if value not in fresh_keys]
         self._row_estimates[table] = stored_rows + inserted
         if self._in_transaction:
             self._uncommitted += inserted
@@ -185,6 +194,20 @@ class DuckDBStore(Store):
         staged = rows.select([key, "source_line", "record_hash"])  # noqa: F841 (read by the SQL)
         listed = self._conn.execute(stored_twins_sql(table, key, "staged")).fetchall()
         return self.with_stored_records(table, key, listed)
+
+    def records_by_key(self, table: str, key: str, keys: Sequence[str]) -> dict[str, str]:
+        if len(keys) * FETCH_JOIN_RATIO < self._stored_rows(table):
+            return super().records_by_key(table, key, keys)
+        wanted = pa.table({key: pa.array(list(keys), pa.string())})  # noqa: F841 (read by the SQL)
+        self._conn.execute(f"set threads = {FETCH_JOIN_THREADS}")
+        try:
+            found = self._conn.execute(
+                f"select stored.{key}, cast(stored.record as varchar) from {table} as stored "
+                f"semi join wanted on stored.{key} = wanted.{key}"
+            ).fetchall()
+        finally:
+            self._conn.execute(f"set threads = {STORE_THREADS}")
+        return dict(found)
 
     def _json_marked(self, table: str, rows: pa.Table) -> pa.Table:
         """`rows` with text columns bound for JSON columns typed as Arrow JSON.

@@ -14,10 +14,11 @@ the slower insert; there are no false negatives.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
 import xxhash
 
 __all__ = ["KeyFilter"]
@@ -51,10 +52,20 @@ class KeyFilter:
             )
 
     @staticmethod
-    def positions(keys: Sequence[str]) -> _Positions:
-        """The bit positions of `keys`: computed once for may_hold and add."""
+    def positions(keys: pa.Array | pa.ChunkedArray) -> _Positions:
+        """The bit positions of `keys` (strings, no nulls): computed once for may_hold and add.
+
+        Each key is hashed where it lies in its Arrow buffer, as UTF-8.
+        """
         digest = xxhash.xxh3_128_digest
-        joined = b"".join(digest(key.encode()) for key in keys)
-        words = np.frombuffer(joined, np.uint64).reshape(-1, 2)
+        digests: list[bytes] = []
+        for chunk in keys.chunks if isinstance(keys, pa.ChunkedArray) else [keys]:
+            raw = memoryview(chunk.buffers()[1])
+            offsets = raw.cast("q") if pa.types.is_large_string(chunk.type) else raw.cast("i")
+            bounds = offsets[chunk.offset : chunk.offset + len(chunk) + 1].tolist()
+            data_buffer = chunk.buffers()[2]
+            data = memoryview(data_buffer) if data_buffer is not None else memoryview(b"")
+            digests += [digest(data[start:end]) for start, end in itertools.pairwise(bounds)]
+        words = np.frombuffer(b"".join(digests), np.uint64).reshape(-1, 2)
         low, high = words[:, 0], words[:, 1]
         return [low & _MASK, (low >> np.uint64(32)) & _MASK, high & _MASK]
