@@ -204,23 +204,18 @@ class Screen:
             raise ValueError("the screen reads top-level fields only")
         self._read = read
         markers = {path: type(f"_Read_{path}", (_Read,), {"__slots__": ()}) for path in read}
-        self._checks = {markers[path]: (path, _value_check(rules[path])) for path in read}
-        self._markers = {marker: marker() for marker in self._checks}
         self._found: dict[str, Any] = {}
         #: The markers the hook met in the line being decoded.
         self._met: set[type] = set()
         record_type = _struct(f"{kind}_record", spec.rules, "", spec.checks_messages, markers)
-        self._decode = msgspec.json.Decoder(record_type, dec_hook=self._hook).decode
+        hook = _read_hook(
+            {marker: (path, _value_check(rules[path])) for path, marker in markers.items()},
+            self._found,
+            self._met,
+        )
+        self._decode = msgspec.json.Decoder(record_type, dec_hook=hook).decode
         self._get = itemgetter(*read)
         self._nothing = dict.fromkeys(read)
-
-    def _hook(self, marker: type, value: Any) -> Any:
-        path, check = self._checks[marker]
-        if marker in self._met or not check(value):  # met twice: even `null` then a value
-            raise ValueError(f"{path} is repeated or not as the contract says")
-        self._met.add(marker)
-        self._found[path] = value
-        return self._markers[marker]
 
     def screen(self, chunk: pa.Table) -> Screened:
         """Decode each line of `chunk` that may be clean; check the rest in Arrow.
@@ -291,6 +286,24 @@ class Screen:
         every = pa.array(range(chunk.num_rows), pa.int64())
         rest = every.filter(pc.invert(pc.is_in(every, value_set=cleared)))
         return Screened(cleared, table, rest)
+
+
+def _read_hook(
+    checks: dict[type, tuple[str, Callable[[Any], bool]]], found: dict[str, Any], met: set[type]
+) -> Callable[[type, Any], Any]:
+    """The decode hook of the fields the screen reads (a closure: it runs some 4 times a
+    line): it checks each value, keeps it in `found`, and refuses a field met twice."""
+    entries = {marker: (path, check, marker()) for marker, (path, check) in checks.items()}
+
+    def hook(marker: type, value: Any) -> Any:
+        path, check, instance = entries[marker]
+        if marker in met or not check(value):  # met twice: even `null` then a value
+            raise ValueError(f"{path} is repeated or not as the contract says")
+        met.add(marker)
+        found[path] = value
+        return instance
+
+    return hook
 
 
 def _value_check(rule: FieldRule) -> Callable[[Any], bool]:
