@@ -318,7 +318,7 @@ def test_true_and_1_are_different_content(
         ('{"n": true}', '{"n": 1}', False),
         ('{"n": false}', '{"n": 0}', False),
         ('{"n": "1"}', '{"n": 1}', False),
-        ('{"n": null}', '{}', False),
+        ('{"n": null}', "{}", False),
         ('{"s": "\\u00e9"}', '{"s": "\u00e9"}', True),
         ('{"s": "\\ud800"}', '{"s": "\\ud800"}', True),  # a lone surrogate: json reads it
         ('{"s": "\\ud800"}', '{"s": "\\ud801"}', False),
