@@ -1,8 +1,10 @@
 """The whole pipeline on DuckDB: generate, ingest, dbt build, at each size.
 
-Each step runs in its own child process, which reports its wall time and
-peak RSS (its own, plus that of the processes it waited for, e.g. dbt), so
-one step's memory is never charged to another.
+Each step runs in its own child process, which reports its wall time
+(Python's imports included, as for a `trellis` command) and peak RSS (its
+own, plus that of the processes it waited for, e.g. dbt), so one step's
+memory is never charged to another. `ingest` loads the request files (rows/s
+is requests/s), `ingest-fb` the feedback file.
 
     python bench/bench_pipeline.py                      # 100k and 1M requests
     python bench/bench_pipeline.py --sizes 20000        # a quick look
@@ -30,12 +32,12 @@ rows = size
 if step == "generate":
     from trellis.services.generate import generate
     generate(out, size, seed=1)
-elif step == "ingest":
+elif step in ("ingest", "ingest-fb"):
     from trellis.services.ingest import ingest_files
     from trellis.storage import open_store
+    kind = "requests" if step == "ingest" else "feedback"
     with open_store("duckdb") as store:
-        report = ingest_files(store, "requests", sorted((out / "requests").iterdir()))
-        ingest_files(store, "feedback", sorted((out / "feedback").iterdir()))
+        report = ingest_files(store, kind, sorted((out / kind).iterdir()))
     rows = report.loaded + report.duplicates + report.total_quarantined
 elif step == "build":
     from trellis.services.warehouse import run_dbt
@@ -43,10 +45,10 @@ elif step == "build":
 seconds = time.perf_counter() - began
 peak_kib = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-text_mib = 0.0  # request text read (gzip files uncompressed), for MiB/s
-if step == "ingest":
+text_mib = 0.0  # text read by an ingest (gzip files uncompressed), for MiB/s
+if step in ("ingest", "ingest-fb"):
     import gzip
-    for path in (out / "requests").iterdir():
+    for path in (out / kind).iterdir():
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rb") as stream:
             while block := stream.read(1 << 24):
@@ -83,7 +85,7 @@ def main() -> None:
     for size in args.sizes:
         with tempfile.TemporaryDirectory(prefix="trellis-bench-") as folder:
             out, db = Path(folder) / "traffic", Path(folder) / "warehouse.duckdb"
-            for step in ("generate", "ingest", "build"):
+            for step in ("generate", "ingest", "ingest-fb", "build"):
                 figures = run_step(step, out, db, size)
                 rate = figures["rows"] / figures["seconds"]
                 text = figures["text_mib"] / figures["seconds"] if figures["text_mib"] else 0

@@ -20,7 +20,9 @@ stall next to a thread that decodes JSON. Appends run in transactions of up
 to COMMIT_LINES lines, so DuckDB writes whole row groups straight to the file.
 
 Within a chunk, a later occurrence of an id is judged against the first in
-memory (see _append_repeats); across chunks, against the stored row.
+memory (see _append_repeats); across chunks, against the stored row, for
+all chunks at once when the ingest ends (see _Pending), with the
+quarantine rows.
 
 Idempotence: a record whose id is stored with the same `record_hash` is a
 duplicate; with another hash its content is compared parsed (so key order,

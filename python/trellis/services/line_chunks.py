@@ -3,9 +3,10 @@
 Every input format becomes the same thing, lines of JSON text numbered from
 1, so one validation path serves JSONL, gzip, Parquet and in-memory records.
 Chunks are bounded in bytes, so a file of any size streams in bounded memory.
-Splitting and UTF-8 checking are vectorized (Arrow compute); Python touches
-each line only to hash it (xxh3, well under a microsecond), and to decode it
-when a chunk holds invalid UTF-8 or comes from Parquet.
+Line ends are found with memchr (bytes.find), the text without its newlines
+becomes the Arrow buffer in one copy, and Arrow checks it is UTF-8; Python
+touches each line only to hash it (xxh3, well under a microsecond), and to
+decode it when a chunk holds invalid UTF-8 or comes from Parquet.
 
 `record_hash` is the 128-bit xxh3 of the line as stored (UTF-8, without a
 trailing carriage return), in hex: the fingerprint that tells a re-sent
