@@ -314,6 +314,29 @@ def test_true_and_1_are_different_content(
     assert report.duplicates == 0
 
 
+def test_the_validator_stages_lines_anew_before_deleted_rows_pile_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """DuckDB keeps the memory of deleted rows of a temporary table: the table the
+    prepared statement reads is made anew past RESTAGE_BYTES, with the same results."""
+    monkeypatch.setattr(validation_module, "RESTAGE_BYTES", 2_000_000)
+    records = [request(f"r-{i}", metadata={"note": "x" * 4000}) for i in range(250)]
+    records[7]["created_at"] = "yesterday"
+    chunk = next(line_chunks.iter_record_chunks(records))
+    validator = validation_module.Validator("requests")
+    try:
+        first = validator.checked("in.jsonl", chunk)
+        for _ in range(20):
+            assert validator.checked("in.jsonl", chunk).equals(first)
+        memory = validator._conn.execute(
+            "select sum(memory_usage_bytes) from duckdb_memory()"
+        ).fetchall()[0][0]
+    finally:
+        validator.close()
+    assert first.column("reason").to_pylist().count("invalid_timestamp") == 1
+    assert memory < 10_000_000, memory
+
+
 @pytest.mark.parametrize(
     ("text", "other", "same"),
     [

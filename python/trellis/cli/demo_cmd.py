@@ -82,7 +82,7 @@ def _print_summary(target: TargetName) -> None:
     if target == "duckdb":
         path = duckdb_settings().path.resolve()
         console.print(f"DuckDB warehouse: {path}")
-        console.print(f"Open it with: duckdb {path}  (or any BI tool that reads DuckDB files)")
+        console.print(f"Open it with: duckdb {path}  (or a BI tool with DuckDB 1.5 or newer)")
         console.print(
             "Try: select * from lineage.conversation_sessions order by node_count desc limit 10;"
         )

@@ -283,7 +283,7 @@ class _Ingestion:
         with (
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="trellis-validate") as pool,
             read_ahead(items, READ_AHEAD) as ready,
-            _Committer(self.store, COMMIT_LINES) as committer,
+            _Committer(self.store, COMMIT_LINES, self._flush) as committer,
         ):
             pending: Future[list[_Validated]] | None = None
             for item in ready:
@@ -587,10 +587,9 @@ class _Pending:
     once a chunk: a 1M-request ingest committed ten times), and fetches the
     stored records to compare with one scan.
 
-    A flush runs at the end of an ingest, or once PENDING_BYTES are held;
-    not at each commit. Were the process killed in between, nothing of the
-    input is lost: a re-run finds the committed rows stored (duplicates) and
-    classifies the other lines again.
+    A flush runs before each commit (every COMMIT_LINES lines, and at the
+    end), or once PENDING_BYTES are held: what a transaction commits is
+    whole, its rows with their quarantine rows and conflicts.
     """
 
     quarantine: list[pa.Table] = field(default_factory=list)
@@ -609,11 +608,16 @@ class _Pending:
 
 
 class _Committer:
-    """Keeps one store transaction open, committing it every `every` lines."""
+    """Keeps one store transaction open, committing it every `every` lines.
 
-    def __init__(self, store: Store, every: int) -> None:
+    `before_commit` runs in the transaction before each commit but the last
+    (the caller runs it then itself).
+    """
+
+    def __init__(self, store: Store, every: int, before_commit: Callable[[], None]) -> None:
         self._store = store
         self._every = every
+        self._before_commit = before_commit
         self._lines = 0
         self._stack = ExitStack()
 
@@ -625,6 +629,7 @@ class _Committer:
         """Count `lines` as appended; commit and open a new transaction past the limit."""
         self._lines += lines
         if self._lines >= self._every:
+            self._before_commit()
             self._stack.close()
             self._stack.enter_context(self._store.transaction())
             self._lines = 0

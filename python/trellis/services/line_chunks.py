@@ -88,7 +88,7 @@ def iter_file_chunks(path: Path) -> Iterator[pa.Table]:
             yield from _text_chunks(stream, path)
     else:
         with path.open("rb") as stream:
-            yield from _text_chunks(stream, path)
+            yield from _text_chunks(stream, path, _buffer_size(path))
 
 
 def iter_record_chunks(records: Iterable[Mapping[str, Any]]) -> Iterator[pa.Table]:
@@ -117,13 +117,21 @@ def record_to_json(record: Mapping[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=_json_default)
 
 
-def _text_chunks(stream: _Readable, path: Path) -> Iterator[pa.Table]:
+def _buffer_size(path: Path) -> int:
+    """A read buffer for a plain file: CHUNK_BYTES, or less for a smaller file."""
+    try:
+        return min(CHUNK_BYTES, path.stat().st_size + 1)
+    except OSError:
+        return CHUNK_BYTES
+
+
+def _text_chunks(stream: _Readable, path: Path, size: int | None = None) -> Iterator[pa.Table]:
     """Chunks of whole lines, read into one reused buffer (no per-chunk allocation).
 
     The bytes after the last newline move to the front of the buffer for the
     next read; a line longer than the buffer doubles it.
     """
-    buffer = bytearray(CHUNK_BYTES)
+    buffer = bytearray(size or CHUNK_BYTES)
     filled = 0  # bytes at the front: the unfinished last line of the previous read
     next_line = 1
     while True:
@@ -161,7 +169,12 @@ def _table_from_bytes(buffer: bytearray, size: int, first_line: int) -> pa.Table
     """
     ends = _newlines(buffer, size)
     count = len(ends)  # newlines; the lines are one more
-    text = buffer[:size] if count == 0 else buffer.replace(b"\n", b"")
+    if count == 0:
+        text = buffer[:size]
+    elif size > len(buffer) // 2:
+        text = buffer.replace(b"\n", b"")  # the bytes past `size` too, but one copy
+    else:  # a short read (a small file, the end of one): only its bytes
+        text = buffer[:size].replace(b"\n", b"")
     offsets = numpy.empty(count + 2, numpy.int64)
     offsets[0] = 0
     # line k ends where its newline was, less the k newlines dropped before it

@@ -39,6 +39,10 @@ LARGE_RECORD_MEMORY_LIMIT = "1GB"
 #: leaves a few lines in most chunks. Larger ones are scanned in place, a
 #: record batch at a time (see line_chunks._chunk), and planned each time.
 PREPARED_MAX_BYTES = 4 * 1024 * 1024
+#: Text the staged table may have held before it is made anew: DuckDB keeps
+#: the memory of deleted rows of a temporary table (4 MB a call grew it by
+#: 4 MB a call, measured).
+RESTAGE_BYTES = 64 * 1024 * 1024
 #: The table the prepared statement reads, and the view of a chunk scanned in place.
 _STAGED_TABLE = "staged_lines"
 _ARROW_VIEW = "arrow_lines"
@@ -100,7 +104,8 @@ class Validator:
         # instead of 10); lines scanned in place get every core (see below)
         self._threads = self._conn.execute("select current_setting('threads')").fetchall()[0][0]
         self._conn.execute("set threads = 1")
-        self._prepared = False
+        #: Text copied into the staged table since it was made (0: not made yet).
+        self._staged_bytes = 0
 
     def close(self) -> None:
         self._conn.close()
@@ -129,16 +134,20 @@ class Validator:
     def _checked_prepared(self, chunk: pa.Table, source: str) -> pa.Table:
         """The SQL, prepared once, over a copy of `chunk` in a table of its own."""
         conn = self._conn
-        if not self._prepared:
+        staged_bytes = chunk.column("line").nbytes
+        if self._staged_bytes + staged_bytes > RESTAGE_BYTES:
+            self._staged_bytes = 0  # made anew below: deleted rows keep their memory
+        if not self._staged_bytes:
             columns = ", ".join(
                 f"{field.name} {_DUCKDB_TYPES[field.type]}" for field in CHUNK_SCHEMA
             )
-            conn.execute(f"create temp table {_STAGED_TABLE} ({columns})")
+            conn.execute(f"create or replace temp table {_STAGED_TABLE} ({columns})")
             # the parameters are typed in the SQL: untyped, DuckDB plans anew at each EXECUTE
             conn.execute(f"prepare checked_lines as {self._prepared_sql}")
-            self._prepared = True
+        else:
+            conn.execute(f"delete from {_STAGED_TABLE}")
+        self._staged_bytes += max(staged_bytes, 1)
         staged = chunk.select(CHUNK_SCHEMA.names)  # noqa: F841 (read by the SQL)
-        conn.execute(f"delete from {_STAGED_TABLE}")
         conn.execute(f"insert into {_STAGED_TABLE} select * from staged")
         # EXECUTE takes no bound parameters: the values are SQL literals
         return conn.execute(

@@ -59,7 +59,11 @@ class KeyFilter:
         """
         digest = xxhash.xxh3_128_digest
         digests: list[bytes] = []
+        if not (pa.types.is_string(keys.type) or pa.types.is_large_string(keys.type)):
+            raise TypeError(f"keys must be strings, not {keys.type}")
         for chunk in keys.chunks if isinstance(keys, pa.ChunkedArray) else [keys]:
+            if not len(chunk):
+                continue
             raw = memoryview(chunk.buffers()[1])
             offsets = raw.cast("q") if pa.types.is_large_string(chunk.type) else raw.cast("i")
             bounds = offsets[chunk.offset : chunk.offset + len(chunk) + 1].tolist()

@@ -69,10 +69,14 @@ class PostgresStore(Store):
 
     def insert_new(self, table: str, key: str, rows: pa.Table) -> list[Any]:
         stage = self._stage(table, rows)
+        insert = insert_new_sql(table, rows.column_names, stage)
         with self._connection_errors(), self._conn.cursor() as cur:
-            cur.execute(insert_new_sql(table, rows.column_names, stage) + f" returning {key}")
-            inserted = {row[0] for row in cur.fetchall()}
-        return [value for value in rows.column(key).to_pylist() if value not in inserted]
+            # the keys it skipped, not the (many) it inserted
+            cur.execute(
+                f"with inserted as ({insert} returning {key}) "
+                f"select {key} from {stage} except select {key} from inserted"
+            )
+            return [row[0] for row in cur.fetchall()]
 
     def stored_twins(self, table: str, key: str, rows: pa.Table) -> list[tuple[Any, ...]]:
         stage = self._stage(table, rows)
