@@ -56,6 +56,8 @@ QUEUE_DEPTH = 6
 #: Chunks whose leftover lines the child classifies in one SQL call (see _Group);
 #: with QUEUE_DEPTH, at most this many more chunks wait in the shared folder.
 GROUP_CHUNKS = 4
+#: Buffer of the IPC file writes.
+WRITE_BUFFER_BYTES = 1024 * 1024
 #: Free space /dev/shm needs to be used: the chunks written ahead and the
 #: ones being appended, with room to spare (chunks are some 16 MB).
 SHM_MIN_FREE = 256 * 1024 * 1024
@@ -251,7 +253,12 @@ def _send(message: dict[str, Any]) -> None:
 
 
 def _written(table: pa.Table, path: Path) -> str:
-    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+    # buffered: a chunk's record batches are some 600 small buffers, each a write() unbuffered
+    with (
+        pa.OSFile(str(path), "wb") as file,
+        pa.BufferedOutputStream(file, WRITE_BUFFER_BYTES) as sink,
+        pa.ipc.new_file(sink, table.schema) as writer,
+    ):
         writer.write_table(table)
     return str(path)
 
