@@ -1,4 +1,4 @@
-"""Rows of Arrow tables picked by position without copying them."""
+"""Rows of Arrow tables picked by position without copying them; the Arrow types trellis shares."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ from typing import TypeVar
 
 import pyarrow as pa
 
-__all__ = ["pick"]
+__all__ = ["UTC_TIMESTAMP", "pick"]
+
+#: The Arrow type of every timestamp trellis reads or writes (timestamptz).
+UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 _Picked = TypeVar("_Picked", pa.Table, pa.ChunkedArray)
 

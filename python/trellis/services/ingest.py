@@ -54,7 +54,7 @@ import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trellis.arrow_rows import pick
+from trellis.arrow_rows import UTC_TIMESTAMP, pick
 from trellis.config import RAW_SCHEMA
 from trellis.errors import TrellisError
 from trellis.services.contract import CONFLICT, KIND_SPECS, RECORD_KINDS
@@ -261,7 +261,7 @@ class _Ingestion:
     def run(
         self,
         items: Iterator[_Item],
-        validated: Callable[[_Item], list[_Validated]],
+        validated: Callable[[_Item], _Validated],
         on_progress: ProgressCallback | None,
     ) -> None:
         """Validate item k+1 (a worker thread) while item k is appended (this thread).
@@ -274,18 +274,17 @@ class _Ingestion:
         """
         lines: Counter[str] = Counter()
 
-        def store(parts: list[_Validated]) -> None:
-            for part in parts:
-                lines[part.source] += committer.add(self._store(part))
-                if on_progress:
-                    on_progress(part.source, lines[part.source])
+        def store(part: _Validated) -> None:
+            lines[part.source] += committer.add(self._store(part))
+            if on_progress:
+                on_progress(part.source, lines[part.source])
 
         with (
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="trellis-validate") as pool,
             read_ahead(items, READ_AHEAD) as ready,
             _Committer(self.store, COMMIT_LINES, self._flush) as committer,
         ):
-            pending: Future[list[_Validated]] | None = None
+            pending: Future[_Validated] | None = None
             for item in ready:
                 validating = pool.submit(validated, item)
                 if pending is not None:
@@ -295,12 +294,12 @@ class _Ingestion:
                 store(pending.result())
             self._flush()  # in the last transaction
 
-    def screened(self, item: tuple[str, pa.Table]) -> list[_Validated]:
+    def screened(self, item: tuple[str, pa.Table]) -> _Validated:
         """Screen one (source, line chunk) here, then as `from_screened`."""
         source, chunk = item
         return self.from_screened(screened_chunk(self._screen, source, chunk))
 
-    def from_screened(self, item: ScreenedChunk) -> list[_Validated]:
+    def from_screened(self, item: ScreenedChunk) -> _Validated:
         """One screened chunk as valid and quarantine rows; the SQL decides the lines the
         screen left, with their chunk, so the first occurrence of an id wins in line order
         whichever side judged it. Runs on the validator thread only.
@@ -318,7 +317,7 @@ class _Ingestion:
             accepted = self._valid_rows(item.source, checked.filter(is_valid))
             valid = pa.concat_tables([valid, accepted])
         quarantine = self._quarantine_rows(item.source, checked.filter(pc.invert(is_valid)))
-        return [_Validated(item.source, item.lines, quarantine, valid)]
+        return _Validated(item.source, item.lines, quarantine, valid)
 
     def _valid_rows(self, source: str, rows: pa.Table) -> pa.Table:
         """Classified or cleared lines (`line`, `record_hash`, ...) shaped like the raw table
@@ -332,7 +331,7 @@ class _Ingestion:
             "record": rows.column("line"),
             "source_file": pa.repeat(source, count),
             "source_line": rows.column("source_line"),
-            "ingested_at": pa.repeat(pa.scalar(self.ingested_at, _TIMESTAMP), count),
+            "ingested_at": pa.repeat(pa.scalar(self.ingested_at, UTC_TIMESTAMP), count),
         }
         if self.spec.parent_column:
             values[self.spec.parent_column] = rows.column("parent_id")
@@ -351,7 +350,7 @@ class _Ingestion:
                 "detail": checked.column("detail"),
                 "record_id": checked.column("record_id"),
                 "raw_text": checked.column("line"),
-                "quarantined_at": pa.repeat(pa.scalar(self.ingested_at, _TIMESTAMP), count),
+                "quarantined_at": pa.repeat(pa.scalar(self.ingested_at, UTC_TIMESTAMP), count),
             }
         )
 
@@ -361,17 +360,16 @@ class _Ingestion:
         Rows whose id is stored already are judged later, many chunks at
         once (see _Pending), as are the chunk's quarantine rows inserted.
         """
-        source, key = validated.source, self.spec.id_column
+        source = validated.source
         self._pending.add_quarantine(validated.quarantine)
         firsts, later = self._split_repeats(validated.valid)
         stored = self._insert(firsts)
         if stored:
             # copies of these few rows: the chunk's memory is not held for them
-            known = pa.array(stored, firsts.schema.field(key).type)
-            twins = firsts.filter(pc.is_in(firsts.column(key), value_set=known))
+            twins = firsts.filter(self._of_ids(firsts, stored))
             twin_repeats = None
             if later is not None:
-                again = pc.is_in(later.column(key), value_set=known)
+                again = self._of_ids(later, stored)
                 if pc.any(again).as_py():
                     twin_repeats = later.filter(again)
                     later = later.filter(pc.invert(again))
@@ -459,10 +457,13 @@ class _Ingestion:
         stored = self._insert(rows)
         if not stored:
             return self._conflict_rows(source, [])
-        key = self.spec.id_column
-        known = pa.array(stored, rows.schema.field(key).type)
-        twins = rows.filter(pc.is_in(rows.column(key), value_set=known))
+        twins = rows.filter(self._of_ids(rows, stored))
         return self._conflict_rows(source, self._twin_conflicts(twins))
+
+    def _of_ids(self, rows: pa.Table, ids: list[Any]) -> pa.ChunkedArray:
+        """Which of `rows` have one of `ids`."""
+        column = rows.column(self.spec.id_column)
+        return pc.is_in(column, value_set=pa.array(ids, column.type))
 
     def _twin_conflicts(self, twins: pa.Table) -> list[tuple[int, str, str]]:
         """(source_line, id, text) of the rows of stored ids that conflict; the rest are
@@ -566,7 +567,6 @@ class _Ingestion:
         self.report._add_quarantined(Counter(rows.column("reason").to_pylist()))
 
 
-_TIMESTAMP = pa.timestamp("us", tz="UTC")
 #: The columns of a validation result (validation.CHECKED_SCHEMA) quarantine rows are made of.
 _QUARANTINED_SCHEMA = pa.schema(
     [

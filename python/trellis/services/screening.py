@@ -33,7 +33,7 @@ import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trellis.arrow_rows import pick
+from trellis.arrow_rows import UTC_TIMESTAMP, pick
 from trellis.services.contract import (
     HUGE_EXPONENT,
     JSON_STRING,
@@ -60,7 +60,6 @@ __all__ = [
 #: or the \u0000 escape (which PostgreSQL cannot store). The exponent
 #: must be followed by what ends a number, so hex ids in strings rarely hit.
 _UNSEEN_TOKENS = (r"\\u0000", r"[eE][+-]?[0-9]{5,}[\s,\]}]")
-_TIMESTAMP = pa.timestamp("us", tz="UTC")
 #: The column with_suspects adds to a line chunk.
 SUSPECT = "suspect"
 
@@ -396,10 +395,10 @@ def _cast_timestamps(text: pa.Array) -> pa.Array:
     apart, so a few bad values cost a few casts each.
     """
     try:
-        return text.cast(_TIMESTAMP)
+        return text.cast(UTC_TIMESTAMP)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         if len(text) == 1:
-            return pa.nulls(1, _TIMESTAMP)
+            return pa.nulls(1, UTC_TIMESTAMP)
         half = len(text) // 2
         return pa.concat_arrays(
             [_cast_timestamps(text.slice(0, half)), _cast_timestamps(text.slice(half))]

@@ -16,6 +16,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trellis.arrow_rows import UTC_TIMESTAMP
 from trellis.errors import TrellisError
 from trellis.services.contract import RecordKind, validation_sql
 from trellis.services.line_chunks import CHUNK_SCHEMA
@@ -76,7 +77,7 @@ CHECKED_SCHEMA = pa.schema(
         ("record_id", pa.string()),
         ("parent_id", pa.string()),
         ("tenant_id", pa.string()),
-        ("created_at", pa.timestamp("us", tz="UTC")),
+        ("created_at", UTC_TIMESTAMP),
         ("quarantine_id", pa.string()),
         ("record_hash", pa.string()),
         ("line", pa.large_string()),

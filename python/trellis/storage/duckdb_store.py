@@ -112,11 +112,9 @@ class DuckDBStore(Store):
             inserted = self._insert(table, pick(marked, new), skip_stored=False)
             stored: list[Any] = []
             if len(new) < rows.num_rows:
-                keys = rows.column(key).to_pylist()
-                again = numpy.flatnonzero(maybe).tolist()
-                fresh_keys = self._insert_returning(table, key, pick(marked, again))
-                inserted += len(fresh_keys)
-                stored = [keys[i] for i in again if keys[i] not in fresh_keys]
+                again = pick(marked, numpy.flatnonzero(maybe).tolist())
+                stored = self._insert_skipping(table, key, again)
+                inserted += again.num_rows - len(stored)
             fresh.add(positions)
         elif stored_rows < PRECHECK_MAX_RATIO * rows.num_rows:
             # `on conflict do nothing` costs some 6.6 us a row (it joins the
@@ -133,9 +131,8 @@ class DuckDBStore(Store):
             new = [i for i, value in enumerate(keys) if value not in found_keys]
             inserted = self._insert(table, pick(marked, new), skip_stored=False)
         else:
-            fresh_keys = self._insert_returning(table, key, marked)
-            inserted = len(fresh_keys)
-            stored = [value for value in rows.column(key).to_pylist() if value not in fresh_keys]
+            stored = self._insert_skipping(table, key, marked)
+            inserted = rows.num_rows - len(stored)
         self._row_estimates[table] = stored_rows + inserted
         if self._in_transaction:
             self._uncommitted += inserted
@@ -149,12 +146,13 @@ class DuckDBStore(Store):
         ).fetchall()
         return int(result[0][0]) if result else 0
 
-    def _insert_returning(self, table: str, key: str, staged: pa.Table) -> set[Any]:
-        """`on conflict do nothing` insert of `staged`; the keys it inserted."""
+    def _insert_skipping(self, table: str, key: str, staged: pa.Table) -> list[Any]:
+        """`on conflict do nothing` insert of `staged`; the keys it skipped (stored)."""
         returned = self._conn.execute(
             insert_new_sql(table, staged.column_names, "staged") + f" returning {key}"
         ).fetchall()
-        return {row[0] for row in returned}
+        inserted = {row[0] for row in returned}
+        return [value for value in staged.column(key).to_pylist() if value not in inserted]
 
     def _stored_rows(self, table: str) -> int:
         """Rows in `table`: DuckDB's estimate once, then kept up to date by insert_new.
