@@ -32,6 +32,8 @@ INVALID_ENUM = "invalid_enum"
 NEGATIVE_TOKENS = "negative_tokens"
 OUT_OF_RANGE = "out_of_range"
 CONFLICT = "conflict"
+#: The tenant of a record that names none (or not as a string).
+DEFAULT_TENANT = "default"
 REASONS: tuple[str, ...] = (
     INVALID_JSON,
     NOT_AN_OBJECT,
@@ -522,6 +524,7 @@ with_message_problems as (
     id_i = index[spec.id_column]
     parent_sql = f"v_{index[spec.parent_column]}" if spec.parent_column else "null"
     tenant_i = index["tenant_id"]
+    default_tenant = _lit(DEFAULT_TENANT)
     created_i = index["created_at"]
     invalid_json = _problem(INVALID_JSON, "'line is not valid JSON'")
     not_utf8 = _problem(INVALID_JSON, "'line is not valid UTF-8'")
@@ -603,7 +606,8 @@ checked as (
         coalesce(syntax_problem, {problem}) as problem,
         case when t_{id_i} = 'VARCHAR' then v_{id_i} end as record_id,
         {parent_sql} as parent_id,
-        case when t_{tenant_i} = 'VARCHAR' then v_{tenant_i} else 'default' end as tenant_id,
+        case when t_{tenant_i} = 'VARCHAR' then v_{tenant_i} else {default_tenant} end
+            as tenant_id,
         v_{created_i} as created_at_text
     from {from_checked}
 )

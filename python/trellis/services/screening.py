@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 
 from trellis.arrow_rows import UTC_TIMESTAMP, pick
 from trellis.services.contract import (
+    DEFAULT_TENANT,
     HUGE_EXPONENT,
     JSON_STRING,
     KIND_SPECS,
@@ -277,7 +278,9 @@ class Screen:
                     columns[spec.parent_column] if spec.parent_column else [None] * len(positions),
                     pa.string(),
                 ),
-                "tenant_id": pc.fill_null(pa.array(columns["tenant_id"], pa.string()), "default"),
+                "tenant_id": pc.fill_null(
+                    pa.array(columns["tenant_id"], pa.string()), DEFAULT_TENANT
+                ),
                 "created_at": stamps["created_at"],
             }
         )
