@@ -8,16 +8,25 @@ is requests/s), `ingest-fb` the feedback file.
 
     python bench/bench_pipeline.py                      # 100k and 1M requests
     python bench/bench_pipeline.py --sizes 20000        # a quick look
+
+`cpu s` is the step's CPU time (user + system, its own and its children's):
+on a shared 2-core machine it varies less than the wall time, and ingest is
+CPU-bound (two busy processes). The first lines rate the machine itself, so
+figures taken on different days can be compared: a pure-Python loop, a
+memory copy and the cost of a fresh page (first touch), which every large
+buffer pays.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import mmap
 import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -43,6 +52,8 @@ elif step == "build":
     from trellis.services.warehouse import run_dbt
     run_dbt(["build"], "duckdb", echo=False)
 seconds = time.perf_counter() - began
+usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+cpu = sum(used.ru_utime + used.ru_stime for used in usage)
 peak_kib = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 text_mib = 0.0  # text read by an ingest (gzip files uncompressed), for MiB/s
@@ -53,9 +64,36 @@ if step in ("ingest", "ingest-fb"):
         with opener(path, "rb") as stream:
             while block := stream.read(1 << 24):
                 text_mib += len(block) / 2**20
-print(json.dumps({"seconds": seconds, "rows": rows, "peak_mib": peak_kib / 1024,
+print(json.dumps({"seconds": seconds, "cpu": cpu, "rows": rows, "peak_mib": peak_kib / 1024,
                   "text_mib": text_mib}))
 """
+
+
+def machine_figures() -> str:
+    """How fast this machine is today: Python, memory copies, fresh pages."""
+    began = time.perf_counter()
+    total = 0
+    for number in range(5_000_000):
+        total += number
+    loop = time.perf_counter() - began
+    source = bytearray(64 * 2**20)
+    target = bytearray(len(source))
+    target[:] = source  # both touched once
+    began = time.perf_counter()
+    for _ in range(5):
+        target[:] = source
+    copy = 5 * len(source) / 2**30 / (time.perf_counter() - began)
+    pages = 64 * 2**20 // 4096
+    began = time.perf_counter()
+    for _ in range(4):
+        with mmap.mmap(-1, pages * 4096) as fresh:
+            for page in range(pages):
+                fresh[page * 4096] = 1
+    fault = (time.perf_counter() - began) / (4 * pages) * 1e6
+    return (
+        f"machine: Python loop {loop / 5e6 * 1e9:.0f} ns an iteration, memory copy "
+        f"{copy:.1f} GiB/s, fresh page {fault:.2f} us (first touch, Python loop included)"
+    )
 
 
 def run_step(step: str, out: Path, db: Path, size: int) -> dict[str, float]:
@@ -78,9 +116,10 @@ def main() -> None:
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     args = parser.parse_args()
+    print(machine_figures())
     print(
-        f"{'requests':>10} {'step':<9} {'seconds':>9} {'rows/s':>10} {'peak MiB':>9}"
-        f" {'MiB/s in':>9}"
+        f"{'requests':>10} {'step':<9} {'seconds':>9} {'rows/s':>10} {'cpu s':>7}"
+        f" {'peak MiB':>9} {'MiB/s in':>9}"
     )
     for size in args.sizes:
         with tempfile.TemporaryDirectory(prefix="trellis-bench-") as folder:
@@ -91,7 +130,8 @@ def main() -> None:
                 text = figures["text_mib"] / figures["seconds"] if figures["text_mib"] else 0
                 print(
                     f"{size:>10,} {step:<9} {figures['seconds']:>9.1f} {rate:>10,.0f} "
-                    f"{figures['peak_mib']:>9.0f} {f'{text:,.0f}' if text else '':>9}",
+                    f"{figures['cpu']:>7.1f} {figures['peak_mib']:>9.0f} "
+                    f"{f'{text:,.0f}' if text else '':>9}",
                     flush=True,
                 )
 

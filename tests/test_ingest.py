@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import threading
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -607,6 +608,30 @@ def test_appends_commit_in_batches_and_a_failed_read_keeps_the_committed_ones(
     assert sorted(committed) == [f"r-{i:03d}" for i in range(len(committed))]
     assert (report.loaded, report.duplicates) == (400 - len(committed), len(committed))
     assert total == 400
+
+
+def test_a_chunk_is_appended_before_the_next_one_is_read(
+    duckdb_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The appends do not wait for the reader: a chunk is stored while the next is being read
+    (the next one here waits until the first is reported stored, or 30 s)."""
+    monkeypatch.setattr(line_chunks, "CHUNK_BYTES", 4096)
+    path = write_jsonl(tmp_path / "slow.jsonl", [to_line(request(f"r-{i:03d}")) for i in range(40)])
+    stored = threading.Event()
+    waited: list[bool] = []
+    chunks = line_chunks.iter_file_chunks
+
+    def slow_chunks(source: Path) -> Any:
+        for number, chunk in enumerate(chunks(source)):
+            if number == 1:  # chunk 0 is read, chunk 1 not yet handed over
+                waited.append(stored.wait(timeout=30))
+            yield chunk
+
+    monkeypatch.setattr(ingest_module, "iter_file_chunks", slow_chunks)
+    with open_store("duckdb") as store:
+        report = ingest_files(store, "requests", [path], on_progress=lambda *_: stored.set())
+    assert waited == [True]
+    assert report.loaded == 40
 
 
 def test_a_reformatted_resend_is_compared_by_content_in_key_batches(

@@ -43,7 +43,6 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -75,6 +74,8 @@ COMMIT_LINES = 500_000
 PENDING_BYTES = 64 * 1024 * 1024
 #: Chunks the reader thread may hold ready ahead of the validator.
 READ_AHEAD = 1
+#: Validated chunks the validator thread may hold ready ahead of the appends.
+VALIDATE_AHEAD = 1
 
 _Item = TypeVar("_Item")
 
@@ -264,34 +265,28 @@ class _Ingestion:
         validated: Callable[[_Item], _Validated],
         on_progress: ProgressCallback | None,
     ) -> None:
-        """Validate item k+1 (a worker thread) while item k is appended (this thread).
+        """Validate items on a worker thread while this thread appends them, in order.
 
         `items` are the chunks of every source of the call in a row, so the
         stages stay busy across files: (source, line chunk) pairs screened
         on the worker thread (`screened`), or chunks screened in the child
         process (`from_screened`). A reader thread keeps the next item
-        ready. Appends are committed every COMMIT_LINES lines and at the end.
+        ready; the validator works up to VALIDATE_AHEAD items ahead, and an
+        item is appended as soon as it is validated (not once the next one
+        has arrived: at the start of a large ingest that waited for the
+        child's second chunk). Appends are committed every COMMIT_LINES
+        lines and at the end.
         """
         lines: Counter[str] = Counter()
-
-        def store(part: _Validated) -> None:
-            lines[part.source] += committer.add(self._store(part))
-            if on_progress:
-                on_progress(part.source, lines[part.source])
-
         with (
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="trellis-validate") as pool,
             read_ahead(items, READ_AHEAD) as ready,
+            read_ahead(map(validated, ready), VALIDATE_AHEAD, "trellis-validate") as done,
             _Committer(self.store, COMMIT_LINES, self._flush) as committer,
         ):
-            pending: Future[_Validated] | None = None
-            for item in ready:
-                validating = pool.submit(validated, item)
-                if pending is not None:
-                    store(pending.result())
-                pending = validating
-            if pending is not None:
-                store(pending.result())
+            for part in done:
+                lines[part.source] += committer.add(self._store(part))
+                if on_progress:
+                    on_progress(part.source, lines[part.source])
             self._flush()  # in the last transaction
 
     def screened(self, item: tuple[str, pa.Table]) -> _Validated:
