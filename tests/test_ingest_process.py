@@ -13,8 +13,11 @@ from tests.test_ingest import REQUEST_BREACHES, TRICKY_TEXT, _messages
 from tests.test_ingest_helpers import request, write_jsonl
 from trellis.errors import TrellisError
 from trellis.services import ingest as ingest_module
+from trellis.services import line_chunks
 from trellis.services.generate import generate
 from trellis.services.ingest import IngestReport, ingest_files
+from trellis.services.line_chunks import TextPosition
+from trellis.services.screen_worker import ScreeningProcess
 from trellis.storage import open_store
 
 _TABLES = {
@@ -57,6 +60,49 @@ def test_the_screening_process_loads_what_the_thread_path_loads(
     assert by_process[0].loaded > 1500 and by_process[0].total_quarantined > len(lines) - 1
     assert vars(by_process[0]) == vars(by_threads[0])
     assert by_process[1] == by_threads[1]
+
+
+@pytest.mark.parametrize("ready_after", [0, 2, 9, None])
+def test_the_parent_screens_the_first_chunks_and_the_child_reads_on_from_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ready_after: int | None
+) -> None:
+    """Whichever chunk the child takes over at (in a plain file, in a gzip file, or never:
+    the parent read everything), the outcome is the thread path's."""
+    monkeypatch.setattr(line_chunks, "CHUNK_BYTES", 256 * 1024)
+    generate(tmp_path / "demo", 1500, seed=12)
+    paths = sorted((tmp_path / "demo" / "requests").iterdir())
+    asked: list[None] = []
+
+    def ready(_: ScreeningProcess) -> bool:  # the child's real readiness, replaced
+        asked.append(None)
+        return ready_after is not None and len(asked) > ready_after
+
+    (tmp_path / "threads").mkdir()
+    (tmp_path / "process").mkdir()
+    by_threads = _ingested(tmp_path / "threads", paths, 1 << 62, monkeypatch)
+    monkeypatch.setattr(ScreeningProcess, "ready", ready)
+    taken = []
+    screened = ScreeningProcess.screened
+
+    def taking_over(self: ScreeningProcess, file: int, start: TextPosition) -> Any:
+        taken.append((file, start.line))
+        return screened(self, file, start)
+
+    monkeypatch.setattr(ScreeningProcess, "screened", taking_over)
+    by_process = _ingested(tmp_path / "process", paths, 0, monkeypatch)
+
+    assert vars(by_process[0]) == vars(by_threads[0])
+    assert by_process[1] == by_threads[1]
+    # where the child took over: file 0 from its start; after 2 chunks of it; inside the
+    # second file (gzip); past the last file (the parent read everything)
+    [(file, line)] = taken
+    if ready_after is None:
+        assert (file, line) == (len(paths), 1)
+    elif ready_after == 0:
+        assert (file, line) == (0, 1)
+    else:
+        assert file == (0 if ready_after == 2 else 1) and line > 1
+        assert paths[1].name.endswith(".gz")
 
 
 def test_a_damaged_file_in_the_screening_process_is_a_one_line_error(

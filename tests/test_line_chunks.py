@@ -6,6 +6,8 @@ import gzip
 import random
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import xxhash
 
@@ -86,9 +88,6 @@ def test_batches_are_bounded_in_rows_and_bytes(
 def test_parquet_and_records_chunk_by_bytes_with_consecutive_lines(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     monkeypatch.setattr(line_chunks, "CHUNK_BYTES", 2_000)
     monkeypatch.setattr(line_chunks, "PARQUET_BATCH_ROWS", 7)
     rows = [{"request_id": f"r-{i}", "text": "x" * 90} for i in range(100)]
@@ -123,3 +122,45 @@ def test_a_damaged_gzip_file_is_a_one_line_read_error(tmp_path: Path, damage: st
         for _ in line_chunks.iter_file_chunks(path):
             pass
     assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize("layout", ["plain", "trailing-newline", "gzip"])
+def test_reading_on_from_a_chunk_end_gives_the_rest_numbered_alike(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: str
+) -> None:
+    """What the screening process reads after the parent's first chunks (screen_worker)."""
+    monkeypatch.setattr(line_chunks, "CHUNK_BYTES", 1000)
+    monkeypatch.setattr(line_chunks, "FIRST_CHUNK_BYTES", 300)
+    lines = _lines(7)
+    data = "\n".join(lines).encode() + (b"\n" if layout == "trailing-newline" else b"")
+    path = tmp_path / ("in.jsonl.gz" if layout == "gzip" else "in.jsonl")
+    path.write_bytes(gzip.compress(data) if layout == "gzip" else data)
+
+    def numbered(chunks: list[pa.Table]) -> list[tuple[int, str]]:
+        return [
+            pair
+            for chunk in chunks
+            for pair in zip(
+                chunk.column("source_line").to_pylist(),
+                chunk.column("line").to_pylist(),
+                strict=True,
+            )
+        ]
+
+    whole = list(line_chunks.iter_text_chunks(path, line_chunks.TextPosition()))
+    everything = numbered([chunk for chunk, _ in whole])
+    assert [line for _, line in everything] == [line.rstrip("\r") for line in lines]
+    assert len(whole) > 10
+    assert whole[0][0].column("line").nbytes < 300  # the short first chunk
+    for number, (_, after) in enumerate(whole):
+        rest = list(line_chunks.iter_file_chunks(path, after))
+        assert numbered(rest) == numbered([chunk for chunk, _ in whole[number + 1 :]])
+    assert whole[-1][1].offset == len(data)
+
+
+def test_a_parquet_file_is_read_from_its_start_only(tmp_path: Path) -> None:
+    path = tmp_path / "in.parquet"
+    pq.write_table(pa.Table.from_pylist([{"request_id": "r-1"}]), path)
+    assert line_chunks.is_parquet(path)
+    with pytest.raises(ValueError, match="from its start"):
+        line_chunks.iter_file_chunks(path, line_chunks.TextPosition(10, 2))

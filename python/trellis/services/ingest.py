@@ -16,7 +16,8 @@ k+1 (msgspec, holding the GIL, some 5 us a line), and the calling thread
 appends chunk k (DuckDB or psycopg). Inputs of PROCESS_MIN_BYTES or more are
 read and screened in a child process instead (trellis.services.screen_worker):
 DuckDB's client takes the GIL back at every step of a statement, so appends
-stall next to a thread that decodes JSON. Appends run in transactions of up
+stall next to a thread that decodes JSON. While the child starts, the first
+chunks take the thread path here (see _Ingestion.headed). Appends run in transactions of up
 to COMMIT_LINES lines, so DuckDB writes whole row groups straight to the file.
 
 Within a chunk, a later occurrence of an id is judged against the first in
@@ -57,9 +58,19 @@ from trellis.arrow_rows import UTC_TIMESTAMP, pick
 from trellis.config import RAW_SCHEMA
 from trellis.errors import TrellisError
 from trellis.services.contract import CONFLICT, KIND_SPECS, RECORD_KINDS
-from trellis.services.line_chunks import iter_file_chunks, iter_record_chunks
+from trellis.services.line_chunks import (
+    TextPosition,
+    is_parquet,
+    iter_file_chunks,
+    iter_record_chunks,
+    iter_text_chunks,
+)
 from trellis.services.read_ahead import read_ahead
-from trellis.services.screen_worker import PROCESS_MIN_BYTES, screened_in_process
+from trellis.services.screen_worker import (
+    PROCESS_MIN_BYTES,
+    ScreeningProcess,
+    screened_in_process,
+)
 from trellis.services.screening import Screen, ScreenedChunk, screened_chunk, with_suspects
 from trellis.services.validation import CHECKED_SCHEMA, Validator
 from trellis.storage import Store
@@ -119,8 +130,9 @@ def ingest_files(
     with _Ingestion(store, kind) as ingestion:
         ingestion.report.files += [str(path) for path in files]
         if sum(path.stat().st_size for path in files) >= PROCESS_MIN_BYTES:
-            with screened_in_process(ingestion.kind, files) as screened:
-                ingestion.run(screened, ingestion.from_screened, on_progress)
+            with screened_in_process(ingestion.kind, files) as child:
+                items = ingestion.headed(files, child)
+                ingestion.run(items, ingestion.from_screened, on_progress)
         else:
             chunks = (
                 (str(path), with_suspects(chunk))
@@ -288,6 +300,24 @@ class _Ingestion:
                 if on_progress:
                     on_progress(part.source, lines[part.source])
             self._flush()  # in the last transaction
+
+    def headed(self, files: Sequence[Path], child: ScreeningProcess) -> Iterator[ScreenedChunk]:
+        """The chunks of `files`: the first ones read and screened here while the screening
+        process starts (some 0.3 s, in which this process would wait), the rest by it.
+
+        Reading stops at the first chunk end after the child is ready (a Parquet
+        file is left to the child whole) and the child reads on from there.
+        """
+        for number, path in enumerate(files):
+            if child.ready() or is_parquet(path):
+                yield from child.screened(number, TextPosition())
+                return
+            for chunk, after in iter_text_chunks(path, TextPosition()):
+                yield screened_chunk(self._screen, str(path), with_suspects(chunk))
+                if child.ready():
+                    yield from child.screened(number, after)
+                    return
+        yield from child.screened(len(files), TextPosition())  # all read here
 
     def screened(self, item: tuple[str, pa.Table]) -> _Validated:
         """Screen one (source, line chunk) here, then as `from_screened`."""

@@ -14,17 +14,22 @@ on its stdout and stays at most QUEUE_DEPTH chunks ahead, so memory stays
 bounded.
 
 The child is a fresh interpreter (`python -m trellis.services.screen_worker`:
-nothing of the parent's threads or DuckDB connections) that starts in some
-0.3 s, so only inputs of PROCESS_MIN_BYTES or more take this path. Errors
-in the child (an unreadable file) come back as the same one-line messages as
-on the thread path.
+nothing of the parent's threads or DuckDB connections; DuckDB is not
+fork-safe) that starts in some 0.3 s, so only inputs of PROCESS_MIN_BYTES or
+more take this path. Meanwhile the parent reads and screens the first chunks
+itself (see ingest): once started, the child says it is ready, and the parent
+answers with where its own reading stopped (a file and a TextPosition), from
+where the child reads on. Errors in the child (an unreadable file) come back
+as the same one-line messages as on the thread path.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -40,12 +45,12 @@ import pyarrow.compute as pc
 
 from trellis.errors import TrellisError
 from trellis.services.contract import RecordKind
-from trellis.services.line_chunks import CHUNK_SCHEMA, iter_file_chunks
+from trellis.services.line_chunks import CHUNK_SCHEMA, TextPosition, iter_file_chunks
 from trellis.services.read_ahead import read_ahead
 from trellis.services.screening import Screen, ScreenedChunk, screened_chunk, with_suspects
 from trellis.services.validation import Validator
 
-__all__ = ["PROCESS_MIN_BYTES", "screened_in_process"]
+__all__ = ["PROCESS_MIN_BYTES", "ScreeningProcess", "screened_in_process"]
 
 #: Inputs (bytes on disk) from which the child process pays off.
 PROCESS_MIN_BYTES = 32 * 1024 * 1024
@@ -64,10 +69,8 @@ SHM_MIN_FREE = 256 * 1024 * 1024
 
 
 @contextmanager
-def screened_in_process(
-    kind: RecordKind, paths: Sequence[Path]
-) -> Iterator[Iterator[ScreenedChunk]]:
-    """The screened chunks of `paths`, produced by a child process."""
+def screened_in_process(kind: RecordKind, paths: Sequence[Path]) -> Iterator[ScreeningProcess]:
+    """A child process that screens `paths` from where the parent tells it to start."""
     folder = tempfile.mkdtemp(prefix="trellis-screen-", dir=_shared_memory())
     command = [sys.executable, "-m", __name__, kind, folder, *(str(path) for path in paths)]
     # the child imports trellis from wherever this process does
@@ -84,13 +87,76 @@ def screened_in_process(
                 env=env,
             )
             try:
-                yield _received(child, stderr)
+                yield ScreeningProcess(child, stderr)
             finally:
                 if child.poll() is None:
                     child.kill()
                 child.communicate()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+class ScreeningProcess:
+    """The parent's side of a screening process: is it ready, and its screened chunks."""
+
+    def __init__(self, child: subprocess.Popen[str], stderr: IO[str]) -> None:
+        assert child.stdout is not None and child.stdin is not None
+        self._child = child
+        self._stdout, self._stdin = child.stdout, child.stdin
+        self._stderr = stderr
+        self._ready = False
+
+    def ready(self) -> bool:
+        """Whether the child has started (or stopped: `screened` then says why); never waits."""
+        if not self._ready:
+            self._ready = bool(select.select([self._stdout], [], [], 0)[0])
+        return self._ready
+
+    def screened(self, file: int, start: TextPosition) -> Iterator[ScreenedChunk]:
+        """The child's screened chunks, from `start` in the file-th path (past the last: none).
+
+        Waits for the child to be ready; a newline back asks for one more chunk.
+        """
+        first = self._stdout.readline()
+        if not first or "ready" not in json.loads(first):
+            yield from self._messages(first)
+            return
+        self._tell({"file": file, "offset": start.offset, "line": start.line})
+        yield from self._messages()
+
+    def _messages(self, *first: str) -> Iterator[ScreenedChunk]:
+        for line in itertools.chain(first, self._stdout):
+            if not line:
+                break
+            message = json.loads(line)
+            if "error" in message:
+                raise TrellisError(message["error"])
+            if message.get("done"):
+                return
+            decided = _mapped(message["decided"]) if message["decided"] else None
+            item = ScreenedChunk(
+                message["source"],
+                message["lines"],
+                _mapped(message["cleared"]),
+                CHUNK_SCHEMA.empty_table(),
+                decided,
+            )
+            self._tell(None)
+            yield item
+        self._child.wait()
+        self._stderr.seek(0)
+        last = self._stderr.read().strip().splitlines()
+        detail = f": {last[-1]}" if last else ""
+        raise TrellisError(
+            f"the screening process stopped unexpectedly (exit code {self._child.returncode})"
+            f"{detail}"
+        )
+
+    def _tell(self, message: dict[str, Any] | None) -> None:
+        """One line to the child: a JSON message, or a bare newline (one more chunk)."""
+        with contextlib.suppress(BrokenPipeError):  # a child that has sent all has left
+            self._stdin.write((json.dumps(message) if message else "") + "\n")
+            self._stdin.flush()
 
 
 def _shared_memory() -> str | None:
@@ -104,36 +170,6 @@ def _shared_memory() -> str | None:
         return None
     free = os.statvfs(shm)
     return str(shm) if free.f_bavail * free.f_frsize >= SHM_MIN_FREE else None
-
-
-def _received(child: subprocess.Popen[str], stderr: IO[str]) -> Iterator[ScreenedChunk]:
-    """Messages from the child, one JSON line each; a newline back asks for one more chunk."""
-    assert child.stdout is not None and child.stdin is not None
-    for line in child.stdout:
-        message = json.loads(line)
-        if "error" in message:
-            raise TrellisError(message["error"])
-        if message.get("done"):
-            return
-        decided = _mapped(message["decided"]) if message["decided"] else None
-        item = ScreenedChunk(
-            message["source"],
-            message["lines"],
-            _mapped(message["cleared"]),
-            CHUNK_SCHEMA.empty_table(),
-            decided,
-        )
-        with contextlib.suppress(BrokenPipeError):  # a child that has sent all has left
-            child.stdin.write("\n")
-            child.stdin.flush()
-        yield item
-    child.wait()
-    stderr.seek(0)
-    last = stderr.read().strip().splitlines()
-    detail = f": {last[-1]}" if last else ""
-    raise TrellisError(
-        f"the screening process stopped unexpectedly (exit code {child.returncode}){detail}"
-    )
 
 
 def _mapped(path: str) -> pa.Table:
@@ -166,8 +202,17 @@ def _screen_into(kind: RecordKind, folder: str, paths: list[str]) -> None:
     try:
         screen = Screen(kind)
         validator = Validator(kind)
+        _send({"ready": True})
+        # where the parent's own reading stopped
+        start = sys.stdin.readline()
+        if not start:
+            raise _ParentGone
+        told = json.loads(start)
+        first, position = told["file"], TextPosition(told["offset"], told["line"])
         chunks = (
-            (path, with_suspects(chunk)) for path in paths for chunk in iter_file_chunks(Path(path))
+            (path, with_suspects(chunk))
+            for number, path in enumerate(paths[first:], first)
+            for chunk in iter_file_chunks(Path(path), position if number == first else None)
         )
         with (
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="trellis-write") as writer,
