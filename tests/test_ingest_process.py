@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import os
 import random
+import resource
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +105,27 @@ def test_the_parent_screens_the_first_chunks_and_the_child_reads_on_from_there(
     else:
         assert file == (0 if ready_after == 2 else 1) and line > 1
         assert paths[1].name.endswith(".gz")
+
+
+def test_the_screening_process_works_beside_more_than_1024_open_files(
+    duckdb_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A library caller may hold many files: the pipe's descriptor is then past select()'s
+    reach (1023), which the readiness check must not care about."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert hard >= 1200, "this test needs a descriptor limit of 1200 or more"
+    monkeypatch.setattr(ingest_module, "PROCESS_MIN_BYTES", 0)
+    path = write_jsonl(tmp_path / "in.jsonl", [request(f"r-{i}") for i in range(50)])
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        with open_store("duckdb") as store:
+            report = ingest_files(store, "requests", [path])
+    finally:
+        for descriptor in held:
+            os.close(descriptor)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert report.loaded == 50
 
 
 def test_a_damaged_file_in_the_screening_process_is_a_one_line_error(

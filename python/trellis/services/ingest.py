@@ -10,15 +10,17 @@ through the Store interface (`insert_new`, `stored_twins`: the same
 statements on DuckDB and PostgreSQL). `ingest_records` (replay and judge
 runners) feeds the very same pipeline.
 
-Three stages overlap: a reader thread splits and hashes chunk k+2 and marks
-its suspect lines (Arrow, outside the GIL), a validator thread screens chunk
-k+1 (msgspec, holding the GIL, some 5 us a line), and the calling thread
-appends chunk k (DuckDB or psycopg). Inputs of PROCESS_MIN_BYTES or more are
-read and screened in a child process instead (trellis.services.screen_worker):
+Three stages overlap: a reader thread splits and hashes the next chunks and
+marks their suspect lines (Arrow, outside the GIL), a validator thread screens
+them (msgspec, holding the GIL, some 5 us a line), each up to one chunk ahead
+of the next stage, and the calling thread appends each chunk as soon as it is
+validated (DuckDB or psycopg). Inputs of PROCESS_MIN_BYTES or more are read
+and screened in a child process instead (trellis.services.screen_worker):
 DuckDB's client takes the GIL back at every step of a statement, so appends
 stall next to a thread that decodes JSON. While the child starts, the first
-chunks take the thread path here (see _Ingestion.headed). Appends run in transactions of up
-to COMMIT_LINES lines, so DuckDB writes whole row groups straight to the file.
+chunks take the thread path here (see _Ingestion.headed). Appends run in
+transactions of up to COMMIT_LINES lines, so DuckDB writes whole row groups
+straight to the file.
 
 Within a chunk, a later occurrence of an id is judged against the first in
 memory (see _append_repeats); across chunks, against the stored row, for

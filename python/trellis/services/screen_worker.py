@@ -29,7 +29,7 @@ import contextlib
 import itertools
 import json
 import os
-import select
+import selectors
 import shutil
 import subprocess
 import sys
@@ -63,9 +63,11 @@ QUEUE_DEPTH = 6
 GROUP_CHUNKS = 4
 #: Buffer of the IPC file writes.
 WRITE_BUFFER_BYTES = 1024 * 1024
-#: Free space /dev/shm needs to be used: the chunks written ahead and the
-#: ones being appended, with room to spare (chunks are some 16 MB).
-SHM_MIN_FREE = 256 * 1024 * 1024
+#: Free space /dev/shm needs to be used: the chunks written ahead
+#: (QUEUE_DEPTH), held for a group (GROUP_CHUNKS) and mapped in the parent
+#: (up to 5: read ahead, validating, validated, appending), with room to
+#: spare (chunks are some 17 MB: 15 of them 255 MB).
+SHM_MIN_FREE = 384 * 1024 * 1024
 
 
 @contextmanager
@@ -86,9 +88,11 @@ def screened_in_process(kind: RecordKind, paths: Sequence[Path]) -> Iterator[Scr
                 text=True,
                 env=env,
             )
+            process = ScreeningProcess(child, stderr)
             try:
-                yield ScreeningProcess(child, stderr)
+                yield process
             finally:
+                process.close()
                 if child.poll() is None:
                     child.kill()
                 child.communicate()
@@ -105,12 +109,22 @@ class ScreeningProcess:
         self._stdout, self._stdin = child.stdout, child.stdin
         self._stderr = stderr
         self._ready = False
+        # a selector, not select(): that refuses descriptors past 1023
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._stdout, selectors.EVENT_READ)
 
     def ready(self) -> bool:
-        """Whether the child has started (or stopped: `screened` then says why); never waits."""
+        """Whether the child has started (or stopped: `screened` then says why); never waits.
+
+        It looks at the pipe itself, so it must be asked before anything is read
+        from `stdout` (text read into Python's buffer is not seen): `screened` reads.
+        """
         if not self._ready:
-            self._ready = bool(select.select([self._stdout], [], [], 0)[0])
+            self._ready = bool(self._selector.select(timeout=0))
         return self._ready
+
+    def close(self) -> None:
+        self._selector.close()
 
     def screened(self, file: int, start: TextPosition) -> Iterator[ScreenedChunk]:
         """The child's screened chunks, from `start` in the file-th path (past the last: none).

@@ -154,8 +154,9 @@ class ScreenedChunk:
 def screened_chunk(screen: Screen, source: str, chunk: pa.Table) -> ScreenedChunk:
     """Screen one line chunk (with or without its suspect column) into a ScreenedChunk.
 
-    Pure Arrow and msgspec: it runs on ingest's validator thread, or in the
-    screening process (trellis.services.screen_worker).
+    Pure Arrow and msgspec: it runs on one of ingest's threads (the validator's,
+    or the reader's for the first chunks of a large input), or in the screening
+    process (trellis.services.screen_worker).
     """
     screened = screen.screen(chunk)
     texts, hashes = chunk.column("line"), chunk.column("record_hash")
