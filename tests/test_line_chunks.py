@@ -163,4 +163,4 @@ def test_a_parquet_file_is_read_from_its_start_only(tmp_path: Path) -> None:
     pq.write_table(pa.Table.from_pylist([{"request_id": "r-1"}]), path)
     assert line_chunks.is_parquet(path)
     with pytest.raises(ValueError, match="from its start"):
-        line_chunks.iter_file_chunks(path, line_chunks.TextPosition(10, 2))
+        list(line_chunks.iter_file_chunks(path, line_chunks.TextPosition(10, 2)))

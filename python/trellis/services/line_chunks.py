@@ -93,11 +93,13 @@ def iter_file_chunks(path: Path, start: TextPosition | None = None) -> Iterator[
     `start` (text inputs only) skips the lines before a position that
     `iter_text_chunks` gave, numbering the rest as in a full read.
     """
-    if is_parquet(path):
+    if is_parquet(path):  # (a generator: the file is opened at the first chunk)
         if start is not None and start != TextPosition():
             raise ValueError("a Parquet file is read from its start")
-        return _parquet_chunks(path)
-    return (chunk for chunk, _ in iter_text_chunks(path, start or TextPosition()))
+        yield from _parquet_chunks(path)
+    else:
+        for chunk, _ in iter_text_chunks(path, start or TextPosition()):
+            yield chunk
 
 
 def is_parquet(path: Path) -> bool:
