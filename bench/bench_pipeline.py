@@ -54,8 +54,7 @@ elif step == "build":
 seconds = time.perf_counter() - began
 usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
 cpu = sum(used.ru_utime + used.ru_stime for used in usage)
-peak_kib = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-               resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+peak_kib = max(used.ru_maxrss for used in usage)
 text_mib = 0.0  # text read by an ingest (gzip files uncompressed), for MiB/s
 if step in ("ingest", "ingest-fb"):
     import gzip

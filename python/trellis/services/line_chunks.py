@@ -93,12 +93,14 @@ def iter_file_chunks(path: Path, start: TextPosition | None = None) -> Iterator[
     `start` (text inputs only) skips the lines before a position that
     `iter_text_chunks` gave, numbering the rest as in a full read.
     """
-    if is_parquet(path):  # (a generator: the file is opened at the first chunk)
+    magic = _magic(path)  # (a generator: the file is opened at the first chunk)
+    if magic == _PARQUET_MAGIC:
         if start is not None and start != TextPosition():
             raise ValueError("a Parquet file is read from its start")
         yield from _parquet_chunks(path)
     else:
-        for chunk, _ in iter_text_chunks(path, start or TextPosition()):
+        gzipped = magic[:2] == _GZIP_MAGIC
+        for chunk, _ in _text_file_chunks(path, gzipped, start or TextPosition()):
             yield chunk
 
 
@@ -110,7 +112,12 @@ def is_parquet(path: Path) -> bool:
 def iter_text_chunks(path: Path, start: TextPosition) -> Iterator[tuple[pa.Table, TextPosition]]:
     """The chunks of a text input (JSONL, plain or gzip) from `start`, each with the position
     after it: where a reader of the rest starts (the screening process, see screen_worker)."""
-    gzipped = _magic(path)[:2] == _GZIP_MAGIC
+    return _text_file_chunks(path, _magic(path)[:2] == _GZIP_MAGIC, start)
+
+
+def _text_file_chunks(
+    path: Path, gzipped: bool, start: TextPosition
+) -> Iterator[tuple[pa.Table, TextPosition]]:
     try:
         # ISA-L's inflate: some three times zlib's speed, the same format and errors
         stream = igzip.open(path, "rb") if gzipped else path.open("rb")
