@@ -73,7 +73,7 @@ from trellis.services.screen_worker import (
     ScreeningProcess,
     screened_in_process,
 )
-from trellis.services.screening import Screen, ScreenedChunk, screened_chunk, with_suspects
+from trellis.services.screening import Screen, ScreenedChunk, screened_chunk
 from trellis.services.validation import CHECKED_SCHEMA, Validator
 from trellis.storage import Store
 
@@ -137,7 +137,7 @@ def ingest_files(
                 ingestion.run(items, ingestion.from_screened, on_progress)
         else:
             chunks = (
-                (str(path), with_suspects(chunk))
+                (str(path), ingestion.marked(chunk))
                 for path in files
                 for chunk in iter_file_chunks(path)
             )
@@ -158,7 +158,7 @@ def ingest_records(
     """
     with _Ingestion(store, kind) as ingestion:
         ingestion.report.files.append(source)
-        chunks = ((source, with_suspects(chunk)) for chunk in iter_record_chunks(records))
+        chunks = ((source, ingestion.marked(chunk)) for chunk in iter_record_chunks(records))
         ingestion.run(chunks, ingestion.screened, None)
         return ingestion.report
 
@@ -273,6 +273,10 @@ class _Ingestion:
     def _validator(self) -> Validator:
         return Validator(self.kind)
 
+    def marked(self, chunk: pa.Table) -> pa.Table:
+        """A line chunk made ready for this process's screen (see Screen.marked)."""
+        return self._screen.marked(chunk)
+
     def run(
         self,
         items: Iterator[_Item],
@@ -315,7 +319,7 @@ class _Ingestion:
                 yield from child.screened(number, TextPosition())
                 return
             for chunk, after in iter_text_chunks(path, TextPosition()):
-                yield screened_chunk(self._screen, str(path), with_suspects(chunk))
+                yield screened_chunk(self._screen, str(path), self.marked(chunk))
                 if child.ready():
                     yield from child.screened(number, after)
                     return

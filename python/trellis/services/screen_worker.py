@@ -47,7 +47,7 @@ from trellis.errors import TrellisError
 from trellis.services.contract import RecordKind
 from trellis.services.line_chunks import CHUNK_SCHEMA, TextPosition, iter_file_chunks
 from trellis.services.read_ahead import read_ahead
-from trellis.services.screening import Screen, ScreenedChunk, screened_chunk, with_suspects
+from trellis.services.screening import Screen, ScreenedChunk, screened_chunk
 from trellis.services.validation import Validator
 
 __all__ = ["PROCESS_MIN_BYTES", "ScreeningProcess", "screened_in_process"]
@@ -224,7 +224,7 @@ def _screen_into(kind: RecordKind, folder: str, paths: list[str]) -> None:
         told = json.loads(start)
         first, position = told["file"], TextPosition(told["offset"], told["line"])
         chunks = (
-            (path, with_suspects(chunk))
+            (path, screen.marked(chunk))
             for number, path in enumerate(paths[first:], first)
             for chunk in iter_file_chunks(Path(path), position if number == first else None)
         )

@@ -1,0 +1,26 @@
+"""Types of the C screen (python/trellis/_screen.c)."""
+
+from typing import Any
+
+from typing_extensions import Buffer
+
+T_NULL: int
+T_BOOL: int
+T_NUM: int
+T_STR: int
+T_ARR: int
+T_OBJ: int
+MAX_DEPTH: int
+
+class _Schema: ...
+
+def compile_schema(node: tuple[Any, ...], /) -> _Schema: ...
+def screen_lines(
+    schema: _Schema,
+    data: Buffer | None,
+    offsets: Buffer,
+    first: int,
+    count: int,
+    skip: Buffer | None,
+    /,
+) -> tuple[list[int], list[tuple[str | None, ...]]]: ...
