@@ -610,6 +610,49 @@ def test_appends_commit_in_batches_and_a_failed_read_keeps_the_committed_ones(
     assert total == 400
 
 
+def test_rows_of_stored_ids_are_judged_once_an_ingest_across_its_commits(
+    target_env: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A periodic commit inserts the quarantine rows but leaves the rows of stored ids
+    to the last flush: their stored records are fetched once, not once a commit, and
+    every one is still judged (duplicate, re-spelled duplicate or conflict)."""
+    monkeypatch.setattr(line_chunks, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(ingest_module, "COMMIT_LINES", 20)
+    first = write_jsonl(tmp_path / "first.jsonl", [request(f"r-{i:03d}") for i in range(100)])
+    again: list[str | dict[str, Any]] = []
+    for i in range(100):
+        if i % 10 == 0:
+            again.append(request(f"r-{i:03d}", model="changed"))  # a conflict
+        elif i % 10 == 1:
+            again.append(json.dumps(request(f"r-{i:03d}"), indent=1).replace("\n", ""))
+        else:
+            again.append(request(f"r-{i:03d}"))
+        again.append(request(f"n-{i:03d}"))
+        if i % 25 == 0:
+            again.append("not json")
+    second = write_jsonl(tmp_path / "second.jsonl", again)
+    fetches: list[int] = []
+    with open_store(target_env[0]) as store:  # type: ignore[arg-type]
+        ingest_files(store, "requests", [first])
+        fetch = store.records_by_key
+
+        def counted(table: str, key: str, keys: Any) -> dict[str, str]:
+            fetches.append(len(keys))
+            return fetch(table, key, keys)
+
+        monkeypatch.setattr(store, "records_by_key", counted)
+        report = ingest_files(store, "requests", [second])
+        reasons = sorted(reason for reason, _ in quarantine_by_line(store).values())
+        total = count(store, "requests")
+
+    # 20 re-spelled or changed rows, fetched in one go although 200 lines took 10 commits
+    assert fetches == [20]
+    assert (report.loaded, report.duplicates) == (100, 90)
+    assert report.quarantined == {"conflict": 10, "invalid_json": 4}
+    assert reasons == ["conflict"] * 10 + ["invalid_json"] * 4
+    assert total == 200
+
+
 def test_a_chunk_is_appended_before_the_next_one_is_read(
     duckdb_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

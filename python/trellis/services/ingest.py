@@ -299,7 +299,7 @@ class _Ingestion:
         with (
             read_ahead(items, READ_AHEAD) as ready,
             read_ahead(map(validated, ready), VALIDATE_AHEAD, "trellis-validate") as done,
-            _Committer(self.store, COMMIT_LINES, self._flush) as committer,
+            _Committer(self.store, COMMIT_LINES, self._flush_quarantine) as committer,
         ):
             for part in done:
                 lines[part.source] += committer.add(self._store(part))
@@ -413,6 +413,20 @@ class _Ingestion:
         if self._pending.nbytes >= PENDING_BYTES:
             self._flush()
         return validated.lines
+
+    def _flush_quarantine(self) -> None:
+        """Before a periodic commit: insert the pending quarantine rows, and only them.
+
+        The pending rows of stored ids wait for the next full flush (at
+        PENDING_BYTES or at the end): judging them fetches the stored records
+        with one scan of the table (0.8 s at 500k stored requests), so once an
+        ingest instead of once a commit more. A crash in between loses only
+        judgements: nothing of those rows was written, and a re-run reads and
+        judges them again.
+        """
+        found = [table for table in self._pending.take_quarantine() if table.num_rows]
+        if found:
+            self._quarantine(pa.concat_tables(found))
 
     def _flush(self) -> None:
         """Judge the pending rows of stored ids and insert the pending quarantine rows.
@@ -618,9 +632,9 @@ class _Pending:
     once a chunk: a 1M-request ingest committed ten times), and fetches the
     stored records to compare with one scan.
 
-    A flush runs before each commit (every COMMIT_LINES lines, and at the
-    end), or once PENDING_BYTES are held: what a transaction commits is
-    whole, its rows with their quarantine rows and conflicts.
+    A flush runs once PENDING_BYTES are held and before the last commit;
+    the periodic commits (every COMMIT_LINES lines) insert the quarantine
+    rows first, and the rows of stored ids wait (see _flush_quarantine).
     """
 
     quarantine: list[pa.Table] = field(default_factory=list)
@@ -632,6 +646,12 @@ class _Pending:
         if rows.num_rows:
             self.quarantine.append(rows)
             self.nbytes += rows.nbytes
+
+    def take_quarantine(self) -> list[pa.Table]:
+        """The quarantine rows, no longer held."""
+        taken, self.quarantine = self.quarantine, []
+        self.nbytes -= sum(rows.nbytes for rows in taken)
+        return taken
 
     def add_twins(self, source: str, twins: pa.Table, repeats: pa.Table | None) -> None:
         self.twins.setdefault(source, []).append((twins, repeats))
