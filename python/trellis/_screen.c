@@ -590,13 +590,14 @@ static int parse_line(const Schema *schema, const unsigned char *line, Py_ssize_
 /* ------------------------------------------------------------------------- */
 
 PyDoc_STRVAR(screen_lines_doc,
-"screen_lines(schema, data, offsets, first, count, skip) -> (positions, values)\n\n"
+"screen_lines(schema, data, offsets, first, count, skip) -> (positions, columns)\n\n"
 "Check lines first .. first+count-1 of an Arrow large_string array against a\n"
 "compiled schema: `data` is its data buffer, `offsets` its int64 offsets\n"
 "buffer, `skip` None or one byte a line (non-zero: not read). `positions`\n"
-"lists the cleared lines (0-based, counted from `first`); `values` has a tuple\n"
-"for each: the read fields in order, a str or None (None for the read fields\n"
-"that keep no string).");
+"lists the cleared lines (0-based, counted from `first`); `columns` has a list\n"
+"for each read field, in order, with its value in each cleared line: a str or\n"
+"None (always None for the read fields that keep no string). Columns, not a\n"
+"tuple a line: strings are not tracked by the garbage collector, tuples are.");
 
 static PyObject *screen_lines(PyObject *module, PyObject *args) {
     (void)module;
@@ -611,7 +612,7 @@ static PyObject *screen_lines(PyObject *module, PyObject *args) {
         return NULL;
     }
     Py_buffer data = {0}, offsets = {0}, skip = {0};
-    PyObject *result = NULL, *positions = NULL, *values = NULL;
+    PyObject *result = NULL, *positions = NULL, *columns = NULL;
     unsigned char *cleared = NULL;
     int64_t *spans = NULL;
     if (data_obj != Py_None && PyObject_GetBuffer(data_obj, &data, PyBUF_SIMPLE) < 0) {
@@ -635,7 +636,8 @@ static PyObject *screen_lines(PyObject *module, PyObject *args) {
             goto done;
         }
     }
-    const int n_spans = 2 * (schema->n_read ? schema->n_read : 1);
+    const int n_read = schema->n_read;
+    const int n_spans = 2 * (n_read ? n_read : 1);
     cleared = PyMem_RawMalloc(count ? count : 1);
     spans = PyMem_RawMalloc(sizeof(int64_t) * (size_t)n_spans * (count ? count : 1));
     if (cleared == NULL || spans == NULL) {
@@ -652,25 +654,28 @@ static PyObject *screen_lines(PyObject *module, PyObject *args) {
     }
     Py_END_ALLOW_THREADS
     positions = PyList_New(kept);
-    values = PyList_New(kept);
-    if (positions == NULL || values == NULL) {
+    columns = PyList_New(n_read);
+    if (positions == NULL || columns == NULL) {
         goto done;
+    }
+    for (int r = 0; r < n_read; r++) {
+        PyObject *column = PyList_New(kept);
+        if (column == NULL) {
+            goto done;
+        }
+        PyList_SET_ITEM(columns, r, column);
     }
     for (Py_ssize_t i = 0, k = 0; i < count; i++) {
         if (!cleared[i]) {
             continue;
         }
-        PyObject *row = PyTuple_New(schema->n_read), *position = PyLong_FromSsize_t(i);
-        if (row == NULL || position == NULL) {
-            Py_XDECREF(row);
-            Py_XDECREF(position);
+        PyObject *position = PyLong_FromSsize_t(i);
+        if (position == NULL) {
             goto done;
         }
         PyList_SET_ITEM(positions, k, position);
-        PyList_SET_ITEM(values, k, row);
-        k++;
         const int64_t *line_spans = spans + n_spans * i;
-        for (int r = 0; r < schema->n_read; r++) {
+        for (int r = 0; r < n_read; r++) {
             PyObject *value;
             if (schema->read_strings[r] && line_spans[2 * r] >= 0) {
                 value = PyUnicode_DecodeUTF8((const char *)text + ends[i] + line_spans[2 * r],
@@ -681,18 +686,20 @@ static PyObject *screen_lines(PyObject *module, PyObject *args) {
             } else {
                 value = Py_NewRef(Py_None);
             }
-            PyTuple_SET_ITEM(row, r, value);
+            PyList_SET_ITEM(PyList_GET_ITEM(columns, r), k, value);
         }
+        k++;
     }
-    result = PyTuple_Pack(2, positions, values);
+    result = PyTuple_Pack(2, positions, columns);
 done:
     Py_XDECREF(positions);
-    Py_XDECREF(values);
+    Py_XDECREF(columns);
     PyMem_RawFree(cleared);
     PyMem_RawFree(spans);
-    if (data.buf != NULL) PyBuffer_Release(&data);
-    if (offsets.buf != NULL) PyBuffer_Release(&offsets);
-    if (skip.buf != NULL) PyBuffer_Release(&skip);
+    /* (a no-op for a buffer not taken: its obj is NULL) */
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&offsets);
+    PyBuffer_Release(&skip);
     return result;
 }
 

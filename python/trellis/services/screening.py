@@ -292,34 +292,39 @@ class Screen:
                 values.append(get(found))
                 positions.append(index)
             position += len(batch_lines)
-        return self._checked(chunk, positions, values)
+        return self._checked(
+            chunk,
+            positions,
+            dict(zip(self._read, _transpose(values, len(self._read)), strict=True)),
+        )
 
-    def _native_screen(self, chunk: pa.Table) -> tuple[list[int], list[tuple[Any, ...]]]:
-        """The C screen's pass: the cleared lines' positions, and their read values (a
-        number read for its one_of comes back as None: only the strings are used)."""
+    def _native_screen(self, chunk: pa.Table) -> tuple[list[int], dict[str, list[Any]]]:
+        """The C screen's pass: the cleared lines' positions, and the read fields' values
+        in them (a number read for its one_of comes back as None: only strings are used)."""
         assert _native is not None
         is_utf8 = chunk.column("is_utf8")
         unreadable = None if pc.all(is_utf8).as_py() else pc.invert(is_utf8).to_pylist()
         positions: list[int] = []
-        values: list[tuple[Any, ...]] = []
+        columns: list[list[Any]] = [[] for _ in self._read]
         position = 0
         for lines in chunk.column("line").chunks:
             count = len(lines)
             _, offsets, data = lines.buffers()
             skip = None if unreadable is None else bytes(unreadable[position : position + count])
-            found, read = _native.screen_lines(
+            found, values = _native.screen_lines(
                 self._schema, data, offsets, lines.offset, count, skip
             )
             positions += [index + position for index in found] if position else found
-            values += read
+            for column, more in zip(columns, values, strict=True):
+                column += more
             position += count
-        return positions, values
+        return positions, dict(zip(self._read, columns, strict=True))
 
     def _checked(
-        self, chunk: pa.Table, positions: list[int], values: list[tuple[Any, ...]]
+        self, chunk: pa.Table, positions: list[int], columns: dict[str, list[Any]]
     ) -> Screened:
-        """The Arrow checks of the decoded values; rows failing one go to the SQL."""
-        columns = dict(zip(self._read, _transpose(values, len(self._read)), strict=True))
+        """The Arrow checks of the decoded values (`columns`: the read fields' values in the
+        decoded lines); rows failing one go to the SQL."""
         fine = pa.repeat(True, len(positions)) if positions else pa.array([], pa.bool_())
         stamps: dict[str, pa.Array] = {}
         for path in self._timestamps:
