@@ -335,3 +335,21 @@ def test_the_c_pass_refuses_offsets_outside_its_buffer() -> None:
         _screen.screen_lines(schema, data, offsets, 1, 2, None)
     with pytest.raises(ValueError, match="shorter than the lines"):
         _screen.screen_lines(schema, data, offsets, 0, 1, b"")
+    # sums that overflow 64 bits are refused too (the check once wrapped round)
+    for first, count in [(2**61 - 2**40, 2**40 - 1), (2**61 - 1, 1), (2**62, 2**62)]:
+        with pytest.raises(ValueError, match="shorter than the lines"):
+            _screen.screen_lines(schema, data, offsets, first, count, None)
+
+
+def test_a_struct_type_without_a_c_twin_is_refused_when_the_schema_is_built() -> None:
+    # a change of the screen's structs must come with its C twin, not be read loosely
+    import msgspec.inspect
+
+    from trellis.services.screening import _native_node
+
+    for loose in [int, bytes, dict[str, int], tuple[int, str]]:
+        with pytest.raises(ValueError, match="no twin"):
+            _native_node(msgspec.inspect.type_info(loose), {})
+    longer = msgspec.inspect.StrType(min_length=2, max_length=None, pattern=None)
+    with pytest.raises(ValueError, match="no twin"):
+        _native_node(longer, {})

@@ -23,6 +23,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__GLIBC__) || defined(__APPLE__)
+#include <locale.h>
+#ifdef __APPLE__
+#include <xlocale.h>
+#endif
+#define HAVE_STRTOD_L 1
+#endif
+
 #if defined(__SSE2__) && defined(__GNUC__)
 #include <emmintrin.h>
 #define HAVE_SSE2 1
@@ -393,6 +401,16 @@ static int parse_string(Parser *P, const unsigned char **start, const unsigned c
 
 static inline int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 
+#ifdef HAVE_STRTOD_L
+/* The "C" locale, made at import: numbers are read the same whatever LC_NUMERIC says. */
+static locale_t c_locale;
+static inline double to_double(const char *text, char **stopped) {
+    return c_locale ? strtod_l(text, stopped, c_locale) : strtod(text, stopped);
+}
+#else
+static inline double to_double(const char *text, char **stopped) { return strtod(text, stopped); }
+#endif
+
 /* A number at P->p, by RFC 8259's grammar; an exponent of 5 or more digits
  * is refused (PostgreSQL's numeric refuses it). */
 static int parse_number(Parser *P, const Node *node) {
@@ -428,8 +446,9 @@ static int parse_number(Parser *P, const Node *node) {
     memcpy(text, start, (size_t)len);
     text[len] = '\0';
     char *stopped;
-    double value = strtod(text, &stopped);
-    /* stopped short: a locale whose decimal point is not '.' (refused, not guessed) */
+    double value = to_double(text, &stopped);
+    /* stopped short (a locale whose decimal point is not '.', where no C locale is at hand):
+     * refused, not guessed */
     if (stopped != text + len || !isfinite(value)) return 0;
     if (node->has_min && !(value >= node->min)) return 0;
     if (node->has_max && !(value <= node->max)) return 0;
@@ -624,7 +643,9 @@ static PyObject *screen_lines(PyObject *module, PyObject *args) {
     if (skip_obj != Py_None && PyObject_GetBuffer(skip_obj, &skip, PyBUF_SIMPLE) < 0) {
         goto done;
     }
-    if (first < 0 || count < 0 || (first + count + 1) * (Py_ssize_t)sizeof(int64_t) > offsets.len ||
+    const Py_ssize_t n_offsets = offsets.len / (Py_ssize_t)sizeof(int64_t);
+    /* (no product or sum here can overflow) */
+    if (first < 0 || count < 0 || first >= n_offsets || count > n_offsets - first - 1 ||
         (skip.buf != NULL && skip.len < count)) {
         PyErr_SetString(PyExc_ValueError, "offsets or skip shorter than the lines");
         goto done;
@@ -645,11 +666,24 @@ static PyObject *screen_lines(PyObject *module, PyObject *args) {
         goto done;
     }
     const unsigned char *text = data.buf, *skipped = skip.buf;
+    const int64_t text_len = data.len;
     Py_ssize_t kept = 0;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < count; i++) {
-        cleared[i] = (skipped == NULL || !skipped[i]) &&
-                     parse_line(schema, text + ends[i], ends[i + 1] - ends[i], spans + n_spans * i);
+        /* read once and checked again: a writable buffer may change under us */
+        const int64_t start = ends[i], stop = ends[i + 1];
+        int64_t *line_spans = spans + n_spans * i;
+        cleared[i] = (skipped == NULL || !skipped[i]) && start >= 0 && start <= stop &&
+                     stop <= text_len &&
+                     parse_line(schema, text + start, stop - start, line_spans);
+        if (cleared[i]) {
+            for (int r = 0; r < n_read; r++) { /* spans from the start of the text */
+                if (line_spans[2 * r] >= 0) {
+                    line_spans[2 * r] += start;
+                    line_spans[2 * r + 1] += start;
+                }
+            }
+        }
         kept += cleared[i];
     }
     Py_END_ALLOW_THREADS
@@ -678,7 +712,7 @@ static PyObject *screen_lines(PyObject *module, PyObject *args) {
         for (int r = 0; r < n_read; r++) {
             PyObject *value;
             if (schema->read_strings[r] && line_spans[2 * r] >= 0) {
-                value = PyUnicode_DecodeUTF8((const char *)text + ends[i] + line_spans[2 * r],
+                value = PyUnicode_DecodeUTF8((const char *)text + line_spans[2 * r],
                                              line_spans[2 * r + 1] - line_spans[2 * r], "strict");
                 if (value == NULL) {
                     goto done;
@@ -726,6 +760,11 @@ static struct PyModuleDef module_def = {
 };
 
 PyMODINIT_FUNC PyInit__screen(void) {
+#ifdef HAVE_STRTOD_L
+    if (c_locale == (locale_t)0) {
+        c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0); /* 0 on failure: strtod */
+    }
+#endif
     PyObject *module = PyModule_Create(&module_def);
     if (module == NULL) {
         return NULL;

@@ -309,6 +309,8 @@ class Screen:
         position = 0
         for lines in chunk.column("line").chunks:
             count = len(lines)
+            if not count:  # (an empty array may have no offsets buffer)
+                continue
             _, offsets, data = lines.buffers()
             skip = None if unreadable is None else bytes(unreadable[position : position + count])
             found, values = _native.screen_lines(
@@ -413,7 +415,12 @@ def _native_node(info: mi.Type, reads: Mapping[type, tuple[int, FieldRule]]) -> 
     for part in info.types if isinstance(info, mi.UnionType) else (info,):
         if isinstance(part, mi.NoneType):
             allow |= _native.T_NULL
-        elif isinstance(part, mi.StrType) and part.max_length is None and part.pattern is None:
+        elif (
+            isinstance(part, mi.StrType)
+            and (part.min_length or 0) <= 1  # the C twin knows "not empty" only
+            and part.max_length is None
+            and part.pattern is None
+        ):
             allow |= _native.T_STR
             nonempty = bool(part.min_length)
         elif isinstance(part, mi.LiteralType) and all(type(v) is str for v in part.values):
@@ -439,7 +446,13 @@ def _native_node(info: mi.Type, reads: Mapping[type, tuple[int, FieldRule]]) -> 
                     (field.encode_name.encode(), _native_node(field.type, reads), field.required)
                     for field in part.fields
                 )
-        elif isinstance(part, mi.CustomType) and part.cls in reads:
+        elif (
+            isinstance(part, mi.CustomType)
+            and part.cls in reads
+            # what _value_check checks, and no more
+            and not (reads[part.cls][1].enum or reads[part.cls][1].minimum is not None)
+            and reads[part.cls][1].maximum is None
+        ):
             read, rule = reads[part.cls]
             if rule.type == "number":  # read for its one_of (see _value_check)
                 allow |= _native.T_NULL | _native.T_NUM
