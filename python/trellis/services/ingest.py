@@ -2,17 +2,17 @@
 
 One path for every input: lines of JSON text in bounded chunks
 (trellis.services.line_chunks) are screened (trellis.services.screening:
-a msgspec decoder and Arrow checks built from the contract clear the lines
-that surely pass); the rest, gathered, are classified by the validation SQL
+a JSON pass in C, or msgspec, and Arrow checks built from the contract clear
+the lines that surely pass); the rest, gathered, are classified by the validation SQL
 in an in-memory DuckDB (trellis.services.contract), the one source of
 quarantine reasons. Then the rows are appended to the target
 through the Store interface (`insert_new`, `stored_twins`: the same
 statements on DuckDB and PostgreSQL). `ingest_records` (replay and judge
 runners) feeds the very same pipeline.
 
-Three stages overlap: a reader thread splits and hashes the next chunks and
-marks their suspect lines (Arrow, outside the GIL), a validator thread screens
-them (msgspec, holding the GIL, some 5 us a line), each up to one chunk ahead
+Three stages overlap: a reader thread splits and hashes the next chunks (and
+marks their suspect lines for the msgspec screen), a validator thread screens
+them (some 5 us a line, mostly outside the GIL in C), each up to one chunk ahead
 of the next stage, and the calling thread appends each chunk as soon as it is
 validated (DuckDB or psycopg). Inputs of PROCESS_MIN_BYTES or more are read
 and screened in a child process instead (trellis.services.screen_worker):

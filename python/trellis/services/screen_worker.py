@@ -1,6 +1,6 @@
 """Large inputs are read and screened in a child process, beside the appending one.
 
-Reading, the screen (msgspec) and appending (DuckDB) all want Python's
+Reading, the screen (its Python parts) and appending (DuckDB) all want Python's
 lock: DuckDB's client takes it back at every step of a statement, so a
 thread decoding JSON next to it stalls the appends (measured: a 1M-request
 ingest kept 1.1 of 2 cores busy). A child process has a lock of its own. It

@@ -16,9 +16,10 @@ lines on).
 The decoding runs in C where the extension trellis._screen is built (it is
 when a C compiler is at hand; `NATIVE` says): the same structs, compiled into
 a schema for a one-pass strict JSON parser that also refuses those exponents
-and escapes exactly, outside the GIL, some 3 times faster than msgspec. The
-msgspec decoder is the fallback, and the tests hold the two to the same
-lines.
+and escapes exactly, outside the GIL (measured on demo traffic: 5.4 us a line
+for the whole screen, against 9.4 with msgspec plus some 4 for the regular
+expressions on the raw text, which the C screen needs none of). The msgspec
+decoder is the fallback, and the tests hold the two to the same lines.
 
 The screen is one-sided by construction: a line it clears is one the SQL
 accepts, with the same id, parent, tenant and timestamp (tested on every
