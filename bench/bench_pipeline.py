@@ -116,6 +116,10 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     args = parser.parse_args()
     print(machine_figures())
+    from trellis.services.screening import NATIVE
+
+    screen = "C (trellis._screen)" if NATIVE else "msgspec (trellis._screen is not built)"
+    print(f"ingest screen: {screen}")
     print(
         f"{'requests':>10} {'step':<9} {'seconds':>9} {'rows/s':>10} {'cpu s':>7}"
         f" {'peak MiB':>9} {'MiB/s in':>9}"
