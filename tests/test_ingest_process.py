@@ -6,6 +6,7 @@ import gzip
 import os
 import random
 import resource
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from trellis.services import line_chunks
 from trellis.services.generate import generate
 from trellis.services.ingest import IngestReport, ingest_files
 from trellis.services.line_chunks import TextPosition
-from trellis.services.screen_worker import ScreeningProcess
+from trellis.services.screen_worker import CHILD_NICE, ScreeningProcess, screened_in_process
 from trellis.storage import open_store
 
 _TABLES = {
@@ -166,3 +167,16 @@ def test_a_screening_process_that_dies_is_a_one_line_error(
     assert str(raised.value) == (
         "the screening process stopped unexpectedly (exit code 137): Killed: out of memory"
     )
+
+
+def test_the_screening_process_runs_at_a_lower_priority_than_the_parent(tmp_path: Path) -> None:
+    """The parent's appends are the slower stage: on a busy machine they get the cores first."""
+    path = write_jsonl(tmp_path / "in.jsonl", [request("r-1")])
+    with screened_in_process("requests", [path]) as child:
+        while not child.ready():  # the child lowers its priority before it says it is ready
+            time.sleep(0.01)
+        priority = os.getpriority(os.PRIO_PROCESS, child.pid)
+        assert list(child.screened(0, TextPosition())) != []
+
+    assert CHILD_NICE > 0
+    assert priority == min(os.getpriority(os.PRIO_PROCESS, 0) + CHILD_NICE, 19)
