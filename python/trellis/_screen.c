@@ -467,6 +467,15 @@ static inline int parse_literal(Parser *P, const char *word, Py_ssize_t len) {
     return 1;
 }
 
+/* What follows an item of an array or object: 1 a comma (another item), 0 the
+ * closing bracket, -1 anything else. */
+static inline int after_item(Parser *P, unsigned char close) {
+    skip_ws(P);
+    if (P->p >= P->end) return -1;
+    const unsigned char next = *P->p++;
+    return next == ',' ? 1 : next == close ? 0 : -1;
+}
+
 static int parse_array(Parser *P, const Node *items, Py_ssize_t min_items) {
     if (++P->depth > MAX_DEPTH) return 0;
     P->p++; /* [ */
@@ -475,20 +484,13 @@ static int parse_array(Parser *P, const Node *items, Py_ssize_t min_items) {
     if (P->p < P->end && *P->p == ']') {
         P->p++;
     } else {
-        for (;;) {
+        int more;
+        do {
             skip_ws(P);
             if (!parse_value(P, items)) return 0;
             count++;
-            skip_ws(P);
-            if (P->p >= P->end) return 0;
-            if (*P->p == ',') {
-                P->p++;
-                continue;
-            }
-            if (*P->p != ']') return 0;
-            P->p++;
-            break;
-        }
+        } while ((more = after_item(P, ']')) == 1);
+        if (more < 0) return 0;
     }
     P->depth--;
     return count >= min_items;
@@ -535,15 +537,9 @@ static int parse_object(Parser *P, const Node *node) {
                 }
             }
             if (!parse_value(P, member)) return 0;
-            skip_ws(P);
-            if (P->p >= P->end) return 0;
-            if (*P->p == ',') {
-                P->p++;
-                continue;
-            }
-            if (*P->p != '}') return 0;
-            P->p++;
-            break;
+            const int more = after_item(P, '}');
+            if (more < 0) return 0;
+            if (!more) break;
         }
     }
     P->depth--;
@@ -651,12 +647,6 @@ static PyObject *screen_lines(PyObject *module, PyObject *args) {
         goto done;
     }
     const int64_t *ends = (const int64_t *)offsets.buf + first;
-    for (Py_ssize_t i = 0; i <= count; i++) {
-        if (ends[i] < 0 || ends[i] > data.len || (i && ends[i] < ends[i - 1])) {
-            PyErr_SetString(PyExc_ValueError, "offsets out of the data buffer");
-            goto done;
-        }
-    }
     const int n_read = schema->n_read;
     const int n_spans = 2 * (n_read ? n_read : 1);
     cleared = PyMem_RawMalloc(count ? count : 1);
@@ -668,13 +658,17 @@ static PyObject *screen_lines(PyObject *module, PyObject *args) {
     const unsigned char *text = data.buf, *skipped = skip.buf;
     const int64_t text_len = data.len;
     Py_ssize_t kept = 0;
+    int outside = 0;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < count; i++) {
-        /* read once and checked again: a writable buffer may change under us */
+        /* each offset read once, then checked (a writable buffer may change meanwhile) */
         const int64_t start = ends[i], stop = ends[i + 1];
+        if (start < 0 || start > stop || stop > text_len) {
+            outside = 1;
+            break;
+        }
         int64_t *line_spans = spans + n_spans * i;
-        cleared[i] = (skipped == NULL || !skipped[i]) && start >= 0 && start <= stop &&
-                     stop <= text_len &&
+        cleared[i] = (skipped == NULL || !skipped[i]) &&
                      parse_line(schema, text + start, stop - start, line_spans);
         if (cleared[i]) {
             for (int r = 0; r < n_read; r++) { /* spans from the start of the text */
@@ -687,6 +681,10 @@ static PyObject *screen_lines(PyObject *module, PyObject *args) {
         kept += cleared[i];
     }
     Py_END_ALLOW_THREADS
+    if (outside) {
+        PyErr_SetString(PyExc_ValueError, "offsets out of the data buffer");
+        goto done;
+    }
     positions = PyList_New(kept);
     columns = PyList_New(n_read);
     if (positions == NULL || columns == NULL) {
@@ -774,8 +772,7 @@ PyMODINIT_FUNC PyInit__screen(void) {
         PyModule_AddIntConstant(module, "T_NUM", T_NUM) < 0 ||
         PyModule_AddIntConstant(module, "T_STR", T_STR) < 0 ||
         PyModule_AddIntConstant(module, "T_ARR", T_ARR) < 0 ||
-        PyModule_AddIntConstant(module, "T_OBJ", T_OBJ) < 0 ||
-        PyModule_AddIntConstant(module, "MAX_DEPTH", MAX_DEPTH) < 0) {
+        PyModule_AddIntConstant(module, "T_OBJ", T_OBJ) < 0) {
         Py_DECREF(module);
         return NULL;
     }

@@ -10,7 +10,6 @@ T_NUM: int
 T_STR: int
 T_ARR: int
 T_OBJ: int
-MAX_DEPTH: int
 
 class _Schema: ...
 

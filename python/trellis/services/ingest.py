@@ -424,9 +424,7 @@ class _Ingestion:
         judgements: nothing of those rows was written, and a re-run reads and
         judges them again.
         """
-        found = [table for table in self._pending.take_quarantine() if table.num_rows]
-        if found:
-            self._quarantine(pa.concat_tables(found))
+        self._quarantine(self._pending.take_quarantine())
 
     def _flush(self) -> None:
         """Judge the pending rows of stored ids and insert the pending quarantine rows.
@@ -445,10 +443,7 @@ class _Ingestion:
                     lines = pc.is_in(conflicts.column("source_line"), item.column("source_line"))
                     mine = conflicts.filter(lines)
                     rejected += self._append_repeats(source, item, repeats, mine)
-        # (pyarrow's CSV writer garbles a table whose first chunk is empty)
-        found = [table for table in rejected if table.num_rows]
-        if found:
-            self._quarantine(pa.concat_tables(found))
+        self._quarantine(rejected)
 
     def _split_repeats(self, rows: pa.Table) -> tuple[pa.Table, pa.Table | None]:
         """The first occurrence of each id, and the later ones (None: no repeats).
@@ -604,9 +599,13 @@ class _Ingestion:
         )
         return self._quarantine_rows(source, checked)
 
-    def _quarantine(self, rows: pa.Table) -> None:
-        if rows.num_rows == 0:
+    def _quarantine(self, tables: list[pa.Table]) -> None:
+        """Insert quarantine rows, gathered in one table."""
+        # (pyarrow's CSV writer garbles a table whose first chunk is empty)
+        found = [table for table in tables if table.num_rows]
+        if not found:
             return
+        rows = pa.concat_tables(found)
         stored = self.store.insert_new(f"{RAW_SCHEMA}.quarantine", "quarantine_id", rows)
         self.report.already_quarantined += len(stored)
         self.report._add_quarantined(Counter(rows.column("reason").to_pylist()))

@@ -447,14 +447,11 @@ def _native_node(info: mi.Type, reads: Mapping[type, tuple[int, FieldRule]]) -> 
                     (field.encode_name.encode(), _native_node(field.type, reads), field.required)
                     for field in part.fields
                 )
-        elif (
-            isinstance(part, mi.CustomType)
-            and part.cls in reads
-            # what _value_check checks, and no more
-            and not (reads[part.cls][1].enum or reads[part.cls][1].minimum is not None)
-            and reads[part.cls][1].maximum is None
-        ):
+        elif isinstance(part, mi.CustomType) and part.cls in reads:
             read, rule = reads[part.cls]
+            if rule.enum or rule.minimum is not None or rule.maximum is not None:
+                # _value_check ignores them: so does the C twin, and neither may
+                raise ValueError(f"the C screen has no twin of {part} ({rule})")
             if rule.type == "number":  # read for its one_of (see _value_check)
                 allow |= _native.T_NULL | _native.T_NUM
                 typed, one_of = True, tuple(float(value) for value in rule.one_of)
