@@ -176,6 +176,24 @@ def test_a_task_whose_records_were_stored_before_a_crash_is_not_called_again(
     assert job_counts(store) == {"done": 6} and len(replay_records(store)) == 6
 
 
+def test_claims_another_worker_still_holds_are_finished_not_left_behind(
+    store: Store, server: OpenAIServer
+) -> None:
+    load(store, conversation())
+    run(store, manifest(server))
+    # Two tasks held by another worker that died with its lease running for 1.5 s
+    # more: PostgreSQL waits for the lease and takes them over; on DuckDB (one
+    # process owns the file) a run recovers them at its start.
+    store.execute(
+        "update runner.jobs set status = 'claimed', worker_id = 'other', lease_until = ? "
+        "where task_id in (select task_id from runner.jobs order by task_id limit 2)",
+        [dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1.5)],
+    )
+    _, summary = run(store, manifest(server))
+    assert summary.skipped == 2 and summary.remaining == 0
+    assert job_counts(store) == {"done": 6}
+
+
 def test_plan_counts_tasks_tokens_and_cost_from_the_price_table(
     store: Store, server: OpenAIServer, tmp_path: Path
 ) -> None:

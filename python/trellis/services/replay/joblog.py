@@ -261,6 +261,16 @@ class JobLog:
         )
         return Counter({str(status): int(n) for status, n in rows})
 
+    def claimed_by_others(self, cohort_id: str) -> int:
+        """Tasks of the cohort that other workers hold: live ones, or dead ones whose
+        lease has not run out yet (`claim` takes those over once it has)."""
+        rows = self.db.query(
+            f"select count(*) from {JOBS} where cohort_id = ? "
+            "and status = 'claimed' and worker_id <> ?",
+            [cohort_id, self.worker_id],
+        )
+        return int(rows[0][0])
+
     def failures(self, cohort_id: str, limit: int = 5) -> list[tuple[str, str]]:
         rows = self.db.query(
             f"select task_id, last_error from {JOBS} where cohort_id = ? "

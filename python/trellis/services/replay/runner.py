@@ -110,8 +110,6 @@ class Runner:
         self.progress = progress
         self.clock = clock
         self._results: list[TaskResult] = []
-        self._flushing = 0
-        self._in_flight = 0
         self._flush_error: BaseException | None = None
         # Every statement runs on one thread of its own, one at a time: the store's
         # connection is never shared concurrently, and the event loop keeps sending
@@ -179,10 +177,7 @@ class Runner:
             limit = batch if max_tasks is None else min(batch, max_tasks - claimed_total)
             claimed = await self._db(self.joblog.claim, cohort_id, limit, self.settings.lease_s)
             if not claimed:
-                counts = await self._db(self.joblog.counts, cohort_id)
-                mine = self._in_flight + queue.qsize() + len(self._results) + self._flushing
-                others = counts["claimed"] - mine
-                if counts["pending"] == 0 and (not self.joblog.postgres or others <= 0):
+                if await self._db(self._nothing_left_to_claim, cohort_id):
                     return
                 # Another worker holds claims: wait for it to finish, or for its lease to run out.
                 await asyncio.sleep(idle_sleep)
@@ -199,8 +194,19 @@ class Runner:
                     self._results.append(TaskResult(task.task_id, True, [], 0, 0))
                     continue
                 task_existing = {i: existing[i] for i in wanted if i in existing}
-                self._in_flight += 1
                 queue.put_nowait((task, task_existing))
+
+    def _nothing_left_to_claim(self, cohort_id: str) -> bool:
+        """No task is pending, and (PostgreSQL) no other worker holds one.
+
+        Other workers' claims are counted in the database, not as all claims less
+        this worker's own tally: that tally and the counts were taken at different
+        moments, so results just marked done but still counted as being flushed
+        hid a dead worker's claims, and the survivor left them for the next run.
+        """
+        if self.joblog.counts(cohort_id)["pending"]:
+            return False
+        return not self.joblog.postgres or self.joblog.claimed_by_others(cohort_id) == 0
 
     async def _work(self, queue: asyncio.Queue[_Item | None]) -> None:
         while True:
@@ -213,7 +219,6 @@ class Runner:
             except Exception as exc:  # a bug in one task must not stop the cohort
                 result = TaskResult(task.task_id, False, [], 0, 0, f"{type(exc).__name__}: {exc}")
             self._results.append(result)
-            self._in_flight -= 1
 
     async def _flush_loop(self, summary: RunSummary, stop: asyncio.Event) -> None:
         last_heartbeat = self.clock()
@@ -236,11 +241,7 @@ class Runner:
         results, self._results = self._results, []
         if not results:
             return
-        self._flushing = len(results)
-        try:
-            await self._db(self._store_results, results)
-        finally:
-            self._flushing = 0
+        await self._db(self._store_results, results)
         for r in results:
             summary.done += r.ok
             summary.failed += not r.ok
