@@ -15,6 +15,14 @@ from trellis.errors import TrellisError
 from trellis.services import line_chunks
 
 
+@pytest.fixture(autouse=True, params=["python", "c"])
+def native_split(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Each test once per line splitter (the C one, trellis._screen.split_lines, and Python's)."""
+    use_c: bool = request.param == "c"
+    monkeypatch.setattr(line_chunks, "NATIVE_SPLIT", use_c)
+    return use_c
+
+
 def _lines(seed: int) -> list[str]:
     rng = random.Random(seed)
     lines = []
@@ -164,3 +172,65 @@ def test_a_parquet_file_is_read_from_its_start_only(tmp_path: Path) -> None:
     assert line_chunks.is_parquet(path)
     with pytest.raises(ValueError, match="from its start"):
         list(line_chunks.iter_file_chunks(path, line_chunks.TextPosition(10, 2)))
+
+
+def _split_reference(data: bytes) -> list[bytes]:
+    """What a chunk of `data` holds: its lines, less the carriage returns ending them."""
+    return [line.rstrip(b"\r") for line in data.split(b"\n")]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"a",
+        b"\n",
+        b"\n\n\n",
+        b"a\r\n\r\r\nb\r\rc\r\r",  # several CRs end a line; one inside stays
+        b"\r",
+        b'{"x": "\xc3\xa9"}\n\xff\xfe bad\r\n{"y": 1}',  # a line of invalid UTF-8
+        b"z" * 70_000 + b"\n" + b"y" * 3,
+    ],
+)
+def test_a_buffer_splits_into_its_lines_whatever_follows_it(data: bytes) -> None:
+    buffer = bytearray(data + b"\nnot\r\nread")  # bytes past `size` are not the chunk's
+    chunk = line_chunks._table_from_bytes(buffer, len(data), 5)
+
+    expected = _split_reference(data)
+    lines = chunk.column("line").to_pylist()
+    assert [line.encode("utf-8", "surrogateescape") for line in lines] == [
+        raw.decode("utf-8", "replace").encode("utf-8", "surrogateescape") for raw in expected
+    ]
+    assert chunk.column("is_utf8").to_pylist() == [_is_utf8(raw) for raw in expected]
+    assert chunk.column("source_line").to_pylist() == list(range(5, 5 + len(expected)))
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def test_both_splitters_make_the_same_chunks_of_random_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = random.Random(11)
+    alphabet = [b"a", b"{", b'"', b"\n", b"\n", b"\r", b"\xc3\xa9", b"\xff", b" "]
+    for _ in range(300):
+        data = b"".join(rng.choice(alphabet) for _ in range(rng.randint(0, 200)))
+        made = []
+        for native in (False, True):
+            monkeypatch.setattr(line_chunks, "NATIVE_SPLIT", native)
+            made.append(line_chunks._table_from_bytes(bytearray(data + b"junk"), len(data), 1))
+        assert made[0].equals(made[1]), data
+
+
+def test_the_c_splitter_refuses_a_size_outside_its_buffer() -> None:
+    from trellis import _screen
+
+    with pytest.raises(ValueError, match="size outside the buffer"):
+        _screen.split_lines(bytearray(b"ab\ncd"), 7)
+    with pytest.raises(ValueError, match="size outside the buffer"):
+        _screen.split_lines(b"ab", -1)

@@ -1,5 +1,6 @@
 /*
- * trellis._screen: the ingest screen's JSON pass, in C (see services/screening.py).
+ * trellis._screen: the ingest screen's JSON pass, in C (see services/screening.py),
+ * and the line split of the reader (split_lines, see services/line_chunks.py).
  *
  * One pass over each line checks that it is strict JSON (RFC 8259) shaped as
  * a schema says, and keeps the spans of the string fields the screen reads.
@@ -735,6 +736,84 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(split_lines_doc,
+"split_lines(buffer, size) -> (offsets, text)\n\n"
+"The first `size` bytes of `buffer`, split at each newline, as the buffers of\n"
+"an Arrow large_binary array: `offsets` (int64, one more than the lines) and\n"
+"`text` (the lines one after the other, newlines left out). Carriage returns\n"
+"ending a line are not part of it. The lines are one more than the newlines:\n"
+"the last is what follows the last newline (maybe nothing). Runs without the\n"
+"GIL; one pass to count the lines, one to copy them.");
+
+/* Line k (0-based) of text[0:size]: its end, less any carriage returns ending it. */
+static inline const char *line_end(const char *start, const char *stop) {
+    while (stop > start && stop[-1] == '\r') {
+        stop--;
+    }
+    return stop;
+}
+
+static PyObject *split_lines(PyObject *module, PyObject *args) {
+    (void)module;
+    Py_buffer source = {0};
+    Py_ssize_t size;
+    if (!PyArg_ParseTuple(args, "y*n", &source, &size)) {
+        return NULL;
+    }
+    PyObject *offsets = NULL, *text = NULL, *result = NULL;
+    if (size < 0 || size > source.len) {
+        PyErr_SetString(PyExc_ValueError, "size outside the buffer");
+        goto done;
+    }
+    const char *begin = source.buf, *end = (const char *)source.buf + size;
+    Py_ssize_t newlines = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (const char *p = begin; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++) {
+        newlines++;
+    }
+    Py_END_ALLOW_THREADS
+    offsets = PyBytes_FromStringAndSize(NULL, (newlines + 2) * (Py_ssize_t)sizeof(int64_t));
+    text = PyBytes_FromStringAndSize(NULL, size - newlines);
+    if (offsets == NULL || text == NULL) {
+        goto done;
+    }
+    int64_t *at = (int64_t *)PyBytes_AS_STRING(offsets);
+    char *out = PyBytes_AS_STRING(text);
+    int changed = 0;
+    int64_t written = 0;
+    Py_BEGIN_ALLOW_THREADS
+    /* Every newline found was counted above, unless another thread changed the
+       buffer since: then fewer may be found, never more copied than `text` holds. */
+    const char *p = begin;
+    at[0] = 0;
+    for (Py_ssize_t k = 0; k <= newlines; k++) {
+        const char *newline = k < newlines ? memchr(p, '\n', (size_t)(end - p)) : end;
+        if (newline == NULL) {
+            changed = 1;
+            break;
+        }
+        const char *stop = line_end(p, newline);
+        memcpy(out + written, p, (size_t)(stop - p));
+        written += stop - p;
+        at[k + 1] = written;
+        p = newline + 1;
+    }
+    Py_END_ALLOW_THREADS
+    if (changed) {
+        PyErr_SetString(PyExc_RuntimeError, "the buffer changed while it was split");
+        goto done;
+    }
+    if (written < size - newlines && _PyBytes_Resize(&text, (Py_ssize_t)written) < 0) {
+        goto done; /* (text is NULL then) */
+    }
+    result = PyTuple_Pack(2, offsets, text);
+done:
+    Py_XDECREF(offsets);
+    Py_XDECREF(text);
+    PyBuffer_Release(&source);
+    return result;
+}
+
 PyDoc_STRVAR(compile_schema_doc,
 "compile_schema(node) -> schema\n\n"
 "Compile a schema of nested tuples (see trellis.services.screening) for screen_lines.");
@@ -742,13 +821,15 @@ PyDoc_STRVAR(compile_schema_doc,
 static PyMethodDef methods[] = {
     {"compile_schema", compile_schema, METH_O, compile_schema_doc},
     {"screen_lines", screen_lines, METH_VARARGS, screen_lines_doc},
+    {"split_lines", split_lines, METH_VARARGS, split_lines_doc},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT,
     "trellis._screen",
-    "The ingest screen's JSON pass, in C (see trellis.services.screening).",
+    "The ingest's C passes: the screen's JSON pass (trellis.services.screening) and the line "
+    "split (trellis.services.line_chunks).",
     -1,
     methods,
     NULL,

@@ -1,4 +1,4 @@
-"""Types of the C screen (python/trellis/_screen.c)."""
+"""Types of the C screen and line split (python/trellis/_screen.c)."""
 
 from typing import Any
 
@@ -23,3 +23,4 @@ def screen_lines(
     skip: Buffer | None,
     /,
 ) -> tuple[list[int], list[list[str | None]]]: ...
+def split_lines(buffer: Buffer, size: int, /) -> tuple[bytes, bytes]: ...

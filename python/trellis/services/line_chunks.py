@@ -3,8 +3,9 @@
 Every input format becomes the same thing, lines of JSON text numbered from
 1, so one validation path serves JSONL, gzip, Parquet and in-memory records.
 Chunks are bounded in bytes, so a file of any size streams in bounded memory.
-Line ends are found with memchr (bytes.find), the text without its newlines
-becomes the Arrow buffer in one copy, and Arrow checks it is UTF-8; Python
+Line ends are found with memchr (in C without Python's lock, or bytes.find),
+the text without its newlines becomes the Arrow buffer in one copy, and Arrow
+checks it is UTF-8; Python
 touches each line only to hash it (xxh3, well under a microsecond), and to
 decode it when a chunk holds invalid UTF-8 or comes from Parquet.
 
@@ -21,6 +22,7 @@ import datetime as dt
 import decimal
 import itertools
 import json
+import types
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +37,12 @@ from isal import igzip, isal_zlib
 
 from trellis.errors import TrellisError
 
+_native: types.ModuleType | None
+try:
+    import trellis._screen as _native
+except ImportError:  # built without a C compiler: lines are split in Python
+    _native = None
+
 #: Bytes of text per chunk: large enough to amortize DuckDB's per-statement
 #: cost (planning the validation SQL takes some 20 ms), small enough that a
 #: chunk and its validated copy stay well under the memory budget.
@@ -43,6 +51,12 @@ CHUNK_BYTES = 16 * 1024 * 1024
 #: stage starts at once (the first chunk of an ingest, and of the screening
 #: process, otherwise took 0.1-0.2 s to read and screen).
 FIRST_CHUNK_BYTES = 2 * 1024 * 1024
+#: Whether lines are split by the C extension (trellis._screen): outside
+#: Python's lock, in one copy. Splitting in Python (memchr through bytes.find,
+#: then bytes.replace and a scan for carriage returns) held the lock some 4.5
+#: us a demo line (0.45 s of a 100k-request ingest, py-spy --gil), and the
+#: appends next to it waited for it.
+NATIVE_SPLIT = _native is not None
 #: Rows per chunk for row-wise inputs (Parquet, records), within CHUNK_BYTES.
 CHUNK_ROWS = 20_000
 #: Parquet rows turned into Python objects at a time.
@@ -219,12 +233,42 @@ def _text_chunks(
 def _table_from_bytes(buffer: bytearray, size: int, first_line: int) -> pa.Table:
     """Split the first `size` bytes of `buffer` (newline-separated) into numbered lines.
 
-    The lines are copied out (the buffer is reused), newlines dropped, in
-    one pass: the line ends are found with bytes.find (memchr) and the text
-    without its newlines becomes the Arrow data buffer as is. Arrow's
-    split_pattern cost ten times that (2.8 ms per MB). A carriage return
-    ending a line (CRLF files) is not part of it.
+    The lines are copied out (the buffer is reused), newlines dropped: the
+    line ends are found with memchr and the text without its newlines
+    becomes the Arrow data buffer as is (in C, see NATIVE_SPLIT; Arrow's
+    split_pattern cost ten times Python's bytes.find and bytes.replace, 2.8
+    ms per MB). Carriage returns ending a line (CRLF files) are not part of it.
     """
+    if NATIVE_SPLIT:
+        binary, trimmed = _native_split(buffer, size), True
+    else:
+        binary, trimmed = _split(buffer, size), False
+    try:
+        lines = binary.cast(pa.large_string())
+        is_utf8 = pa.repeat(True, len(lines))
+        if not trimmed and buffer.find(b"\r", 0, size) >= 0:
+            lines = pc.utf8_rtrim(lines, characters="\r")
+    except pa.ArrowInvalid:
+        decoded = [_decode(value.rstrip(b"\r")) for value in binary.to_pylist()]
+        lines = pa.array([text for text, _ in decoded], pa.large_string())
+        is_utf8 = pa.array([ok for _, ok in decoded], pa.bool_())
+    return _chunk(first_line, lines, is_utf8)
+
+
+def _native_split(buffer: bytearray, size: int) -> pa.LargeBinaryArray:
+    """The lines of `buffer[:size]`, split in C without the GIL (trellis._screen.split_lines),
+    carriage returns ending them left out."""
+    assert _native is not None
+    offsets, text = _native.split_lines(buffer, size)
+    count = len(offsets) // 8 - 1
+    return pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), count, [None, pa.py_buffer(offsets), pa.py_buffer(text)]
+    )
+
+
+def _split(buffer: bytearray, size: int) -> pa.LargeBinaryArray:
+    """The lines of `buffer[:size]` (carriage returns kept), split here: with Python's
+    lock held, the reader then stalls the appends (see NATIVE_SPLIT)."""
     ends = _newlines(buffer, size)
     count = len(ends)  # newlines; the lines are one more
     if count == 0:
@@ -238,19 +282,9 @@ def _table_from_bytes(buffer: bytearray, size: int, first_line: int) -> pa.Table
     # line k ends where its newline was, less the k newlines dropped before it
     offsets[1 : count + 1] = numpy.asarray(ends, numpy.int64) - numpy.arange(count)
     offsets[count + 1] = size - count
-    binary = pa.LargeBinaryArray.from_buffers(
+    return pa.LargeBinaryArray.from_buffers(
         pa.large_binary(), count + 1, [None, pa.py_buffer(offsets), pa.py_buffer(text)]
     )
-    try:
-        lines = binary.cast(pa.large_string())
-        is_utf8 = pa.repeat(True, len(lines))
-        if buffer.find(b"\r", 0, size) >= 0:
-            lines = pc.utf8_rtrim(lines, characters="\r")
-    except pa.ArrowInvalid:
-        decoded = [_decode(value.rstrip(b"\r")) for value in binary.to_pylist()]
-        lines = pa.array([text for text, _ in decoded], pa.large_string())
-        is_utf8 = pa.array([ok for _, ok in decoded], pa.bool_())
-    return _chunk(first_line, lines, is_utf8)
 
 
 def _newlines(buffer: bytearray, size: int) -> list[int]:
