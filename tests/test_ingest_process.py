@@ -169,6 +169,67 @@ def test_a_screening_process_that_dies_is_a_one_line_error(
     )
 
 
+@pytest.mark.parametrize(
+    ("says", "error"),
+    [
+        (
+            "echo 'Traceback? no: some library printed this'",
+            "the screening process sent an unreadable message: 'Traceback? no: some library",
+        ),
+        ("echo '[1, 2]'", "the screening process sent an unreadable message: '[1, 2]'"),
+        (
+            """echo '{"ready": true}'; read start; """
+            """echo '{"source": "s", "lines": 1, "cleared": "/nonexistent/0.arrow", """
+            """"decided": null}'""",
+            "a chunk of the screening process cannot be read: ",
+        ),
+        (
+            """echo '{"ready": true}'; read start; echo '{"source": "s", "lines": 1}'""",
+            "the screening process sent a chunk without 'decided'",
+        ),
+    ],
+)
+def test_a_garbled_message_of_the_screening_process_is_a_one_line_error(
+    duckdb_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    says: str,
+    error: str,
+) -> None:
+    monkeypatch.setattr(ingest_module, "PROCESS_MIN_BYTES", 0)
+    child = tmp_path / "garbling-python"
+    child.write_text(f"#!/bin/sh\n{says}\n")
+    child.chmod(0o755)
+    monkeypatch.setattr("sys.executable", str(child))
+    path = write_jsonl(tmp_path / "in.jsonl", [request("r-1")])
+
+    with open_store("duckdb") as store, pytest.raises(TrellisError) as raised:
+        ingest_files(store, "requests", [path])
+
+    assert str(raised.value).startswith(error)
+    assert "\n" not in str(raised.value)
+
+
+def test_what_else_the_screening_process_prints_goes_to_stderr(tmp_path: Path) -> None:
+    """Only the messages use the channel: a print in the child cannot garble them."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, os\n"
+        "from trellis.services import screen_worker as w\n"
+        "w._channel = w._own_stdout()\n"
+        "print('stray print')\n"
+        "os.write(1, b'stray write\\n')\n"
+        "w._send({'done': True})\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout == '{"done": true}\n'
+    assert done.stderr == "stray print\nstray write\n"
+
+
 def test_the_screening_process_runs_at_a_lower_priority_than_the_parent(tmp_path: Path) -> None:
     """The parent's appends are the slower stage: on a busy machine they get the cores first."""
     path = write_jsonl(tmp_path / "in.jsonl", [request("r-1")])

@@ -145,7 +145,7 @@ class ScreeningProcess:
         Waits for the child to be ready; a newline back asks for one more chunk.
         """
         first = self._stdout.readline()
-        if not first or "ready" not in json.loads(first):
+        if not first or "ready" not in _message(first):
             yield from self._messages(first)
             return
         self._tell({"file": file, "offset": start.offset, "line": start.line})
@@ -155,19 +155,12 @@ class ScreeningProcess:
         for line in itertools.chain(first, self._stdout):
             if not line:
                 break
-            message = json.loads(line)
+            message = _message(line)
             if "error" in message:
                 raise TrellisError(message["error"])
             if message.get("done"):
                 return
-            decided = _mapped(message["decided"]) if message["decided"] else None
-            item = ScreenedChunk(
-                message["source"],
-                message["lines"],
-                _mapped(message["cleared"]),
-                CHUNK_SCHEMA.empty_table(),
-                decided,
-            )
+            item = _screened_chunk(message)
             self._tell(None)
             yield item
         self._child.wait()
@@ -199,6 +192,36 @@ def _shared_memory() -> str | None:
     return str(shm) if free.f_bavail * free.f_frsize >= SHM_MIN_FREE else None
 
 
+def _message(line: str) -> dict[str, Any]:
+    """One message of the child: a JSON object on a line."""
+    try:
+        message = json.loads(line)
+    except ValueError:
+        message = None
+    if not isinstance(message, dict):
+        raise TrellisError(
+            f"the screening process sent an unreadable message: {line.strip()!r:.200}"
+        )
+    return message
+
+
+def _screened_chunk(message: dict[str, Any]) -> ScreenedChunk:
+    """The chunk a message names: its IPC files, mapped."""
+    try:
+        decided = _mapped(message["decided"]) if message["decided"] else None
+        return ScreenedChunk(
+            message["source"],
+            message["lines"],
+            _mapped(message["cleared"]),
+            CHUNK_SCHEMA.empty_table(),
+            decided,
+        )
+    except KeyError as exc:
+        raise TrellisError(f"the screening process sent a chunk without {exc}") from exc
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise TrellisError(f"a chunk of the screening process cannot be read: {exc}") from exc
+
+
 def _mapped(path: str) -> pa.Table:
     """A table written by the child, mapped in place; the file is gone once it is mapped."""
     table = pa.ipc.open_file(pa.memory_map(path)).read_all()
@@ -214,6 +237,8 @@ def _screen_files(kind: RecordKind, folder: str, paths: list[str]) -> None:
     is gone (stdin or stdout closed), the child removes the folder itself.
     """
     os.nice(CHILD_NICE)
+    global _channel
+    _channel = _own_stdout()
     try:
         _screen_into(kind, folder, paths)
     except _ParentGone:
@@ -222,6 +247,19 @@ def _screen_files(kind: RecordKind, folder: str, paths: list[str]) -> None:
 
 class _ParentGone(Exception):
     pass
+
+
+#: The child's channel to the parent (see _own_stdout).
+_channel: IO[str] = sys.stdout
+
+
+def _own_stdout() -> IO[str]:
+    """Standard output for the messages alone: file descriptor 1 (and sys.stdout) then
+    lead to stderr, so nothing else printed (by a library, or C code) garbles them."""
+    channel = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return channel
 
 
 def _screen_into(kind: RecordKind, folder: str, paths: list[str]) -> None:
@@ -316,10 +354,10 @@ class _Group:
 
 
 def _send(message: dict[str, Any]) -> None:
-    """One message to the parent, a JSON line on stdout."""
+    """One message to the parent, a JSON line on its channel (stdout)."""
     try:
-        sys.stdout.write(json.dumps(message) + "\n")
-        sys.stdout.flush()
+        _channel.write(json.dumps(message) + "\n")
+        _channel.flush()
     except (BrokenPipeError, ValueError) as exc:  # stdout closed: the parent is gone
         raise _ParentGone from exc
 
