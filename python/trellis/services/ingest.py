@@ -242,12 +242,14 @@ def _unique_files(paths: Sequence[Path]) -> list[Path]:
 
 @dataclass(frozen=True)
 class _Validated:
-    """One chunk, classified: its quarantine rows and its valid rows (raw table columns)."""
+    """One chunk, classified: its quarantine rows and its valid rows (raw table columns),
+    the first occurrence of each id apart from later ones (None: no id repeats)."""
 
     source: str
     lines: int
     quarantine: pa.Table
-    valid: pa.Table
+    firsts: pa.Table
+    later: pa.Table | None
 
 
 class _Ingestion:
@@ -358,7 +360,9 @@ class _Ingestion:
             accepted = self._valid_rows(item.source, checked.filter(is_valid))
             valid = pa.concat_tables([valid, accepted])
         quarantine = self._quarantine_rows(item.source, checked.filter(pc.invert(is_valid)))
-        return _Validated(item.source, item.lines, quarantine, valid)
+        # here, not where the chunk is appended: the appending thread is the slower stage
+        firsts, later = self._split_repeats(valid)
+        return _Validated(item.source, item.lines, quarantine, firsts, later)
 
     def _valid_rows(self, source: str, rows: pa.Table) -> pa.Table:
         """Classified or cleared lines (`line`, `record_hash`, ...) shaped like the raw table
@@ -403,7 +407,7 @@ class _Ingestion:
         """
         source = validated.source
         self._pending.add_quarantine(validated.quarantine)
-        firsts, later = self._split_repeats(validated.valid)
+        firsts, later = validated.firsts, validated.later
         stored = self._insert(firsts)
         if stored:
             # copies of these few rows: the chunk's memory is not held for them
