@@ -42,6 +42,7 @@ and says how many of them were already known.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -76,7 +77,7 @@ from trellis.services.screen_worker import (
     screened_in_process,
 )
 from trellis.services.screening import Screen, ScreenedChunk, screened_chunk
-from trellis.services.validation import CHECKED_SCHEMA, Validator
+from trellis.services.validation import CHECKED_SCHEMA, GROUP_CHUNKS, Validator, in_groups
 from trellis.storage import Store
 
 __all__ = ["IngestReport", "ingest_files", "ingest_records", "quarantine_id"]
@@ -89,8 +90,10 @@ COMMIT_LINES = 500_000
 PENDING_BYTES = 64 * 1024 * 1024
 #: Chunks the reader thread may hold ready ahead of the validator.
 READ_AHEAD = 1
-#: Validated chunks the validator thread may hold ready ahead of the appends.
-VALIDATE_AHEAD = 1
+#: Validated chunks the validator thread may hold ready ahead of the appends:
+#: a whole group (see validation.in_groups), so it screens the next group
+#: while this one is appended.
+VALIDATE_AHEAD = GROUP_CHUNKS
 #: How much lower the reader's and the validator's thread priority is than the
 #: appending thread's (nice, Linux). The appends are the slower stage, and on
 #: 2 cores the three threads outnumber the cores: at equal priority the
@@ -142,7 +145,7 @@ def ingest_files(
         if sum(path.stat().st_size for path in files) >= PROCESS_MIN_BYTES:
             with screened_in_process(ingestion.kind, files) as child:
                 items = ingestion.headed(files, child)
-                ingestion.run(items, ingestion.from_screened, on_progress)
+                ingestion.run(items, ingestion.each_from_screened, on_progress)
         else:
             chunks = (
                 (str(path), ingestion.marked(chunk))
@@ -290,7 +293,7 @@ class _Ingestion:
     def run(
         self,
         items: Iterator[_Item],
-        validated: Callable[[_Item], _Validated],
+        validating: Callable[[Iterator[_Item]], Iterator[_Validated]],
         on_progress: ProgressCallback | None,
     ) -> None:
         """Validate items on a worker thread while this thread appends them, in order.
@@ -298,7 +301,7 @@ class _Ingestion:
         `items` are the chunks of every source of the call in a row, so the
         stages stay busy across files: (source, line chunk) pairs screened
         on the worker thread (`screened`), or chunks screened in the child
-        process (`from_screened`). A reader thread keeps the next item
+        process (`each_from_screened`). A reader thread keeps the next item
         ready; the validator works up to VALIDATE_AHEAD items ahead, and an
         item is appended as soon as it is validated (not once the next one
         has arrived: at the start of a large ingest that waited for the
@@ -308,9 +311,7 @@ class _Ingestion:
         lines: Counter[str] = Counter()
         with (
             read_ahead(items, READ_AHEAD, nice=HELPER_NICE) as ready,
-            read_ahead(
-                map(validated, ready), VALIDATE_AHEAD, "trellis-validate", HELPER_NICE
-            ) as done,
+            read_ahead(validating(ready), VALIDATE_AHEAD, "trellis-validate", HELPER_NICE) as done,
             _Committer(self.store, COMMIT_LINES, self._flush_quarantine) as committer,
         ):
             for part in done:
@@ -337,10 +338,23 @@ class _Ingestion:
                     return
         yield from child.screened(len(files), TextPosition())  # all read here
 
-    def screened(self, item: tuple[str, pa.Table]) -> _Validated:
-        """Screen one (source, line chunk) here, then as `from_screened`."""
-        source, chunk = item
-        return self.from_screened(screened_chunk(self._screen, source, chunk))
+    def screened(self, items: Iterator[tuple[str, pa.Table]]) -> Iterator[_Validated]:
+        """Screen (source, line chunk) pairs here, then each as `from_screened`; the SQL
+        decides the lines a group of chunks left in one call (validation.in_groups)."""
+        chunks = (screened_chunk(self._screen, source, chunk) for source, chunk in items)
+        for group in in_groups(chunks, lambda item: item.left):
+            if any(item.left.num_rows for item in group):
+                parts = [(item.source, item.left) for item in group]
+                group = [
+                    item if rows is None else dataclasses.replace(item, decided=rows)
+                    for item, rows in zip(group, self._validator.checked_apart(parts), strict=True)
+                ]
+            yield from map(self.from_screened, group)
+
+    def each_from_screened(self, items: Iterator[ScreenedChunk]) -> Iterator[_Validated]:
+        """Chunks screened already (in the screening process, or by `headed`), as
+        `from_screened`."""
+        return map(self.from_screened, items)
 
     def from_screened(self, item: ScreenedChunk) -> _Validated:
         """One screened chunk as valid and quarantine rows; the SQL decides the lines the

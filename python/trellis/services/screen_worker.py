@@ -6,10 +6,10 @@ thread decoding JSON next to it stalls the appends (measured: a 1M-request
 ingest kept 1.1 of 2 cores busy). A child process has a lock of its own. It
 reads the files (trellis.services.line_chunks), marks and screens each chunk
 (trellis.services.screening, on two threads), has the validation SQL
-classify the lines the screen left (trellis.services.validation: some 25 ms
-a chunk, whatever their number), and writes each screened
-chunk as Arrow IPC files to shared memory (/dev/shm where there is one); the
-parent maps the files (no copy) and appends them. The child names each file
+classify the lines the screen left (trellis.services.validation, a group of
+chunks a call: see in_groups), and writes each screened chunk as Arrow IPC
+files to shared memory (/dev/shm where there is one); the parent maps the
+files (no copy) and appends them. The child names each file
 on its stdout and stays at most QUEUE_DEPTH chunks ahead, so memory stays
 bounded.
 
@@ -37,20 +37,19 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from trellis.errors import TrellisError
 from trellis.services.contract import RecordKind
 from trellis.services.line_chunks import CHUNK_SCHEMA, TextPosition, iter_file_chunks
 from trellis.services.read_ahead import read_ahead
 from trellis.services.screening import Screen, ScreenedChunk, screened_chunk
-from trellis.services.validation import Validator
+from trellis.services.validation import Validator, in_groups
 
 __all__ = ["PROCESS_MIN_BYTES", "ScreeningProcess", "screened_in_process"]
 
@@ -61,12 +60,10 @@ __all__ = ["PROCESS_MIN_BYTES", "ScreeningProcess", "screened_in_process"]
 #: 2.5 GB, 21.0 against 19.9 s.
 PROCESS_MIN_BYTES = 512 * 1024 * 1024
 #: Screened chunks the child may have sent ahead of the parent: more than a
-#: group (GROUP_CHUNKS), so sending a group seldom waits for the parent
+#: group (validation.GROUP_CHUNKS, classified by the SQL together), so sending
+#: a group seldom waits for the parent
 #: (with 2, a 1M-request ingest took 40 s instead of 34).
 QUEUE_DEPTH = 6
-#: Chunks whose leftover lines the child classifies in one SQL call (see _Group);
-#: with QUEUE_DEPTH, at most this many more chunks wait in the shared folder.
-GROUP_CHUNKS = 4
 #: How much lower the child's scheduling priority is than the parent's (nice). The
 #: parent's appends are the slower stage, and on a 2-core machine the two
 #: processes' threads outnumber the cores: at equal priority the appending
@@ -77,7 +74,7 @@ CHILD_NICE = 10
 #: Buffer of the IPC file writes.
 WRITE_BUFFER_BYTES = 1024 * 1024
 #: Free space /dev/shm needs to be used: the chunks written ahead
-#: (QUEUE_DEPTH), held for a group (GROUP_CHUNKS) and mapped in the parent
+#: (QUEUE_DEPTH), held for a group (validation.GROUP_CHUNKS) and mapped in the parent
 #: (up to 5: read ahead, validating, validated, appending), with room to
 #: spare (chunks are some 17 MB: 15 of them 255 MB).
 SHM_MIN_FREE = 384 * 1024 * 1024
@@ -279,19 +276,30 @@ def _screen_into(kind: RecordKind, folder: str, paths: list[str]) -> None:
             raise _ParentGone
         told = json.loads(start)
         first, position = told["file"], TextPosition(told["offset"], told["line"])
+
+        def paths_of(number: int) -> Path:
+            return Path(folder) / f"{number}.arrow"
+
         chunks = (
             (path, screen.marked(chunk))
             for number, path in enumerate(paths[first:], first)
             for chunk in iter_file_chunks(Path(path), position if number == first else None)
         )
         with (
+            # writes the cleared lines (the bulk of a chunk): Arrow lets go of
+            # Python's lock meanwhile, so the next chunk is screened at once
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="trellis-write") as writer,
             read_ahead(chunks) as ready,
         ):
-            group = _Group(Path(folder), validator, writer)
-            for source, chunk in ready:
-                group.add(screened_chunk(screen, source, chunk))
-            group.flush()
+            screened = (
+                _Screened(number, item, writer.submit(_written, item.cleared, paths_of(number)))
+                for number, item in enumerate(
+                    screened_chunk(screen, source, chunk) for source, chunk in ready
+                )
+            )
+            sender = _Sender(Path(folder))
+            for group in in_groups(screened, lambda held: held.item.left):
+                sender.send(group, validator.checked_apart([held.parts for held in group]))
         _send({"done": True})
     except TrellisError as exc:
         _send({"error": str(exc)})
@@ -304,58 +312,38 @@ def _screen_into(kind: RecordKind, folder: str, paths: list[str]) -> None:
             validator.close()
 
 
-class _Group:
-    """Screened chunks held until the SQL has classified the lines they left, together.
+class _Screened(NamedTuple):
+    """A chunk screened in the child, numbered, its cleared lines being written."""
 
-    The SQL costs some 25 ms a call however few its lines, and demo or real
-    traffic leaves a line or two in most chunks; one call for a group of
-    chunks (1, then 2, then GROUP_CHUNKS) instead of one a chunk. The chunks
-    still go to the parent in order, each with its own classified lines, so
-    the first occurrence of an id wins in line order.
-    """
+    number: int
+    item: ScreenedChunk
+    cleared: Future[str]
 
-    def __init__(self, folder: Path, validator: Validator, writer: Executor) -> None:
+    @property
+    def parts(self) -> tuple[str, pa.Table]:
+        """(source, lines left for the SQL), as Validator.checked_apart takes them."""
+        return self.item.source, self.item.left
+
+
+class _Sender:
+    """Sends screened chunks to the parent in order, each with its own classified lines
+    (so the first occurrence of an id wins in line order), at most QUEUE_DEPTH ahead."""
+
+    def __init__(self, folder: Path) -> None:
         self._folder = folder
-        self._validator = validator
-        #: writes the cleared lines (the bulk of a chunk): Arrow lets go of
-        #: Python's lock meanwhile, so the next chunk is screened at once
-        self._writer = writer
-        self._held: list[tuple[int, ScreenedChunk, Future[str]]] = []
-        self._numbered = 0
         self._sent = 0
-        self._size = 1
 
-    def add(self, item: ScreenedChunk) -> None:
-        path = self._folder / f"{self._numbered}.arrow"
-        self._held.append((self._numbered, item, self._writer.submit(_written, item.cleared, path)))
-        self._numbered += 1
-        if len(self._held) == 1 and not item.left.num_rows:
-            self.flush()  # nothing for the SQL and nothing held before it: no need to wait
-        elif len(self._held) >= self._size:
-            self.flush()
-            self._size = min(2 * self._size, GROUP_CHUNKS)
-
-    def flush(self) -> None:
-        decided: dict[int, str] = {}
-        sources = dict.fromkeys(item.source for _, item, _ in self._held if item.left.num_rows)
-        for source in sources:
-            held = [(n, item) for n, item, _ in self._held if item.source == source]
-            left = pa.concat_tables([item.left for _, item in held if item.left.num_rows])
-            checked = self._validator.checked(source, left)
-            lines = checked.column("source_line")
-            for number, item in held:
-                if item.left.num_rows:
-                    mine = pc.is_in(lines, value_set=item.left.column("source_line"))
-                    path = self._folder / f"{number}.decided.arrow"
-                    decided[number] = _written(checked.filter(mine), path)
-        for number, item, cleared in self._held:
+    def send(self, group: list[_Screened], decided: list[pa.Table | None]) -> None:
+        for held, rows in zip(group, decided, strict=True):
+            path = self._folder / f"{held.number}.decided.arrow"
+            decided_path = _written(rows, path) if rows is not None else None
             # before sending chunk n, the parent has taken chunk n - QUEUE_DEPTH
             if self._sent >= QUEUE_DEPTH and not sys.stdin.readline():
                 raise _ParentGone
-            message = {"cleared": cleared.result(), "decided": decided.get(number)}
+            item = held.item
+            message = {"cleared": held.cleared.result(), "decided": decided_path}
             _send({"source": item.source, "lines": item.lines, **message})
             self._sent += 1
-        self._held = []
 
 
 def _send(message: dict[str, Any]) -> None:

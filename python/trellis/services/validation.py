@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -22,7 +24,12 @@ from trellis.services.contract import RecordKind, validation_sql
 from trellis.services.line_chunks import CHUNK_SCHEMA
 from trellis.storage.duckdb_store import connect_duckdb
 
-__all__ = ["CHECKED_SCHEMA", "Validator"]
+__all__ = ["CHECKED_SCHEMA", "GROUP_CHUNKS", "Validator", "in_groups"]
+
+_Item = TypeVar("_Item")
+
+#: Chunks whose left lines the SQL classifies in one call, at most (see in_groups).
+GROUP_CHUNKS = 4
 
 #: Budget of the in-memory DuckDB that validates chunks: a cap, not a
 #: reservation. Ordinary chunks use a fraction of it (record batches are
@@ -132,6 +139,20 @@ class Validator:
         checked = checked.append_column("record_hash", hashes).append_column("line", texts)
         return checked.cast(CHECKED_SCHEMA)
 
+    def checked_apart(self, parts: Sequence[tuple[str, pa.Table]]) -> list[pa.Table | None]:
+        """The lines of several chunks, (source, chunk) pairs, classified with one `checked`
+        call a source: each chunk's own rows, in order (None: a chunk of no lines)."""
+        decided: list[pa.Table | None] = [None] * len(parts)
+        for source in dict.fromkeys(source for source, chunk in parts if chunk.num_rows):
+            mine = [i for i, (of, chunk) in enumerate(parts) if of == source and chunk.num_rows]
+            checked = self.checked(source, pa.concat_tables([parts[i][1] for i in mine]))
+            lines = checked.column("source_line")
+            for i in mine:
+                decided[i] = checked.filter(
+                    pc.is_in(lines, value_set=parts[i][1].column("source_line"))
+                )
+        return decided
+
     def _checked_prepared(self, chunk: pa.Table, source: str) -> pa.Table:
         """The SQL, prepared once, over a copy of `chunk` in a table of its own."""
         conn = self._conn
@@ -191,3 +212,26 @@ _DUCKDB_TYPES = {
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+def in_groups(items: Iterable[_Item], left: Callable[[_Item], pa.Table]) -> Iterator[list[_Item]]:
+    """Screened chunks in groups whose left lines (`left`) the SQL classifies in one call.
+
+    The SQL costs some 8 ms a call however few its lines, and the screen
+    leaves a line or two in most chunks (demo traffic: 28 chunks of 33).
+    Groups grow 1, 2, then GROUP_CHUNKS chunks, so the first ones come at
+    once; a chunk that left no line while none is held goes on alone.
+    """
+    held: list[_Item] = []
+    size = 1
+    for item in items:
+        held.append(item)
+        if len(held) == 1 and not left(item).num_rows:
+            yield held  # nothing for the SQL and nothing held before it
+            held = []
+        elif len(held) >= size:
+            yield held
+            held = []
+            size = min(2 * size, GROUP_CHUNKS)
+    if held:
+        yield held
