@@ -314,6 +314,8 @@ class _Ingestion:
             read_ahead(validating(ready), VALIDATE_AHEAD, "trellis-validate", HELPER_NICE) as done,
             _Committer(self.store, COMMIT_LINES, self._flush_quarantine) as committer,
         ):
+            for table in (self.table, f"{RAW_SCHEMA}.quarantine"):  # while the first chunk is read
+                self.store.prepare_append(table)
             for part in done:
                 lines[part.source] += committer.add(self._store(part))
                 if on_progress:

@@ -56,6 +56,11 @@ class Store(ABC):
         """
 
     @abstractmethod
+    def prepare_append(self, table: str) -> None:
+        """Pay the one-time costs of appending to `table` now: ingest calls it while its
+        first rows are still being read and checked."""
+
+    @abstractmethod
     def stored_twins(self, table: str, key: str, rows: pa.Table) -> list[tuple[Any, ...]]:
         """The rows of `rows` (whose keys are stored) stored with another `record_hash`.
 

@@ -67,6 +67,9 @@ class PostgresStore(Store):
             self._load_temp_table(name, like, rows)
         self._staged[name] = rows
 
+    def prepare_append(self, table: str) -> None:
+        """Nothing worth paying ahead: the first append makes its staging table in a few ms."""
+
     def insert_new(self, table: str, key: str, rows: pa.Table) -> list[Any]:
         stage = self._stage(table, rows)
         insert = insert_new_sql(table, rows.column_names, stage)
