@@ -105,3 +105,24 @@ def test_a_duckdb_path_that_cannot_be_created_is_a_one_line_error(
         pass
     assert "\n" not in str(error.value)
     assert time.monotonic() - start < 10
+
+
+def test_prepare_append_pays_the_first_arrow_scan_and_writes_nothing(
+    duckdb_env: dict[str, str],
+) -> None:
+    """DuckDB's first Arrow scan in a process imports pyarrow.dataset (some 45 ms): ingest
+    has the store pay it while the first chunk is read, not at its first append."""
+    script = (
+        "import sys\n"
+        "from trellis.storage import open_store\n"
+        "with open_store('duckdb') as store:\n"
+        "    before = 'pyarrow.dataset' in sys.modules\n"
+        "    store.prepare_append('raw.requests')\n"
+        "    after = 'pyarrow.dataset' in sys.modules\n"
+        "    rows = store.query('select count(*) from raw.requests')[0][0]\n"
+        "print(before, after, rows)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["False", "True", "0"]
