@@ -12,17 +12,19 @@ runners) feeds the very same pipeline.
 
 Three stages overlap: a reader thread splits and hashes the next chunks (and
 marks their suspect lines for the msgspec screen), a validator thread screens
-them (some 5 us a line, mostly outside the GIL in C), each up to one chunk ahead
-of the next stage, and the calling thread appends each chunk as soon as it is
-validated (DuckDB or psycopg). Inputs of PROCESS_MIN_BYTES or more are read
-and screened in a child process instead (trellis.services.screen_worker):
+them (some 5 us a line, mostly outside the GIL in C) and has the SQL classify
+what a group of chunks left (validation.in_groups), and the calling thread
+appends each chunk as soon as it is validated (DuckDB or psycopg). The reader
+runs READ_AHEAD chunks ahead, the validator VALIDATE_AHEAD, both at a lower
+priority (HELPER_NICE). Inputs of PROCESS_MIN_BYTES or more are read and
+screened in a child process instead (trellis.services.screen_worker):
 DuckDB's client takes the GIL back several times a statement, each time
 waiting for a thread that runs Python (measured: 33 appends of 3,000 requests
 took 2.6 s instead of 1.0 beside a pure-Python loop), and on large inputs the
-reader's and the screen's remaining Python work adds up. While the child starts, the first
-chunks take the thread path here (see _Ingestion.headed). Appends run in
-transactions of up to COMMIT_LINES lines, so DuckDB writes whole row groups
-straight to the file.
+reader's and the screen's remaining Python work adds up. While the child
+starts, the first chunks take the thread path here (see _Ingestion.headed).
+Appends run in transactions of up to COMMIT_LINES lines, so DuckDB writes
+whole row groups straight to the file.
 
 Within a chunk, a later occurrence of an id is judged against the first in
 memory (see _append_repeats); across chunks, against the stored row, for
