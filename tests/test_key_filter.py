@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from trellis.storage.key_filter import KeyFilter
@@ -46,3 +47,13 @@ def test_keys_are_told_apart_by_their_whole_text() -> None:
     found.add(positions(["a", "é", "req-1"]))
     assert found.may_hold(positions(["a", "é", "req-1"])).all()
     assert not found.may_hold(positions(["A", "e", "req-2", "req-1 "])).any()
+
+
+def test_bits_of_keys_that_share_a_byte_are_all_set() -> None:
+    found = KeyFilter()
+    # three keys of two probes each: bits 0, 1, 2, 3 and 7 of byte 0, bit 0 of byte 1
+    shared = [np.array(values, np.uint64) for values in ([0, 2, 7], [1, 3, 8])]
+    found.add(shared)
+    assert found._bits[0] == 0b1000_1111 and found._bits[1] == 1
+    assert found.may_hold(shared).all()
+    assert int(found._bits[2:].sum()) == 0

@@ -742,8 +742,8 @@ PyDoc_STRVAR(split_lines_doc,
 "an Arrow large_binary array: `offsets` (int64, one more than the lines) and\n"
 "`text` (the lines one after the other, newlines left out). Carriage returns\n"
 "ending a line are not part of it. The lines are one more than the newlines:\n"
-"the last is what follows the last newline (maybe nothing). Runs without the\n"
-"GIL; one pass to count the lines, one to copy them.");
+"the last is what follows the last newline (maybe nothing). One pass, without\n"
+"the GIL.");
 
 /* Line k (0-based) of text[0:size]: its end, less any carriage returns ending it. */
 static inline const char *line_end(const char *start, const char *stop) {
@@ -761,53 +761,59 @@ static PyObject *split_lines(PyObject *module, PyObject *args) {
         return NULL;
     }
     PyObject *offsets = NULL, *text = NULL, *result = NULL;
+    int64_t *ends = NULL;
     if (size < 0 || size > source.len) {
         PyErr_SetString(PyExc_ValueError, "size outside the buffer");
         goto done;
     }
-    const char *begin = source.buf, *end = (const char *)source.buf + size;
-    Py_ssize_t newlines = 0;
-    Py_BEGIN_ALLOW_THREADS
-    for (const char *p = begin; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++) {
-        newlines++;
-    }
-    Py_END_ALLOW_THREADS
-    offsets = PyBytes_FromStringAndSize(NULL, (newlines + 2) * (Py_ssize_t)sizeof(int64_t));
-    text = PyBytes_FromStringAndSize(NULL, size - newlines);
-    if (offsets == NULL || text == NULL) {
+    /* the text is at most `size` bytes; the line ends grow as they are found */
+    text = PyBytes_FromStringAndSize(NULL, size);
+    size_t capacity = (size_t)size / 1024 + 16, lines = 0;
+    ends = PyMem_RawMalloc(capacity * sizeof(int64_t));
+    if (text == NULL || ends == NULL) {
+        if (ends == NULL) PyErr_NoMemory();
         goto done;
     }
-    int64_t *at = (int64_t *)PyBytes_AS_STRING(offsets);
     char *out = PyBytes_AS_STRING(text);
-    int changed = 0;
+    const char *p = source.buf, *end = (const char *)source.buf + size;
     int64_t written = 0;
+    int no_memory = 0;
     Py_BEGIN_ALLOW_THREADS
-    /* Every newline found was counted above, unless another thread changed the
-       buffer since: then fewer may be found, never more copied than `text` holds. */
-    const char *p = begin;
-    at[0] = 0;
-    for (Py_ssize_t k = 0; k <= newlines; k++) {
-        const char *newline = k < newlines ? memchr(p, '\n', (size_t)(end - p)) : end;
+    for (;;) {
+        const char *newline = memchr(p, '\n', (size_t)(end - p));
+        const char *stop = line_end(p, newline ? newline : end);
+        memcpy(out + written, p, (size_t)(stop - p)); /* (never past `size` in all) */
+        written += stop - p;
+        if (lines == capacity) {
+            int64_t *grown = PyMem_RawRealloc(ends, 2 * capacity * sizeof(int64_t));
+            if (grown == NULL) {
+                no_memory = 1;
+                break;
+            }
+            ends = grown;
+            capacity *= 2;
+        }
+        ends[lines++] = written;
         if (newline == NULL) {
-            changed = 1;
             break;
         }
-        const char *stop = line_end(p, newline);
-        memcpy(out + written, p, (size_t)(stop - p));
-        written += stop - p;
-        at[k + 1] = written;
         p = newline + 1;
     }
     Py_END_ALLOW_THREADS
-    if (changed) {
-        PyErr_SetString(PyExc_RuntimeError, "the buffer changed while it was split");
+    if (no_memory) {
+        PyErr_NoMemory();
         goto done;
     }
-    if (written < size - newlines && _PyBytes_Resize(&text, (Py_ssize_t)written) < 0) {
-        goto done; /* (text is NULL then) */
+    offsets = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)((lines + 1) * sizeof(int64_t)));
+    if (offsets == NULL || (written < size && _PyBytes_Resize(&text, (Py_ssize_t)written) < 0)) {
+        goto done; /* (text is NULL after a failed resize) */
     }
+    int64_t *at = (int64_t *)PyBytes_AS_STRING(offsets);
+    at[0] = 0;
+    memcpy(at + 1, ends, lines * sizeof(int64_t));
     result = PyTuple_Pack(2, offsets, text);
 done:
+    PyMem_RawFree(ends);
     Py_XDECREF(offsets);
     Py_XDECREF(text);
     PyBuffer_Release(&source);
