@@ -190,6 +190,7 @@ def _split_reference(data: bytes) -> list[bytes]:
         b"\r",
         b'{"x": "\xc3\xa9"}\n\xff\xfe bad\r\n{"y": 1}',  # a line of invalid UTF-8
         b"z" * 70_000 + b"\n" + b"y" * 3,
+        b"a\n" * 3000 + b"\r\n" * 3000,  # many short lines: the C split grows its line ends
     ],
 )
 def test_a_buffer_splits_into_its_lines_whatever_follows_it(data: bytes) -> None:
