@@ -74,9 +74,9 @@ CHILD_NICE = 10
 #: Buffer of the IPC file writes.
 WRITE_BUFFER_BYTES = 1024 * 1024
 #: Free space /dev/shm needs to be used: the chunks written ahead
-#: (QUEUE_DEPTH), held for a group (validation.GROUP_CHUNKS) and mapped in the parent
-#: (up to 5: read ahead, validating, validated, appending), with room to
-#: spare (chunks are some 17 MB: 15 of them 255 MB).
+#: (QUEUE_DEPTH), held for a group (validation.GROUP_CHUNKS) and mapped in the
+#: parent (up to 7: read ahead, validating, ingest.VALIDATE_AHEAD validated,
+#: appending), with room to spare (chunks are some 17 MB: 17 of them 290 MB).
 SHM_MIN_FREE = 384 * 1024 * 1024
 
 
