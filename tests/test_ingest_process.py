@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.test_ingest import REQUEST_BREACHES, TRICKY_TEXT, _messages
-from tests.test_ingest_helpers import request, write_jsonl
+from tests.test_ingest_helpers import in_fresh_python, request, write_jsonl
 from trellis.errors import TrellisError
 from trellis.services import ingest as ingest_module
 from trellis.services import line_chunks
@@ -212,9 +212,6 @@ def test_a_garbled_message_of_the_screening_process_is_a_one_line_error(
 
 def test_what_else_the_screening_process_prints_goes_to_stderr(tmp_path: Path) -> None:
     """Only the messages use the channel: a print in the child cannot garble them."""
-    import subprocess
-    import sys
-
     script = (
         "import sys, os\n"
         "from trellis.services import screen_worker as w\n"
@@ -223,9 +220,7 @@ def test_what_else_the_screening_process_prints_goes_to_stderr(tmp_path: Path) -
         "os.write(1, b'stray write\\n')\n"
         "w._send({'done': True})\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True
-    )
+    done = in_fresh_python(script)
     assert done.stdout == '{"done": true}\n'
     assert done.stderr == "stray print\nstray write\n"
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from tests.test_ingest_helpers import in_fresh_python
 from trellis.errors import TrellisError
 from trellis.storage import open_store
 
@@ -122,7 +123,4 @@ def test_prepare_append_pays_the_first_arrow_scan_and_writes_nothing(
         "    rows = store.query('select count(*) from raw.requests')[0][0]\n"
         "print(before, after, rows)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True
-    )
-    assert done.stdout.split() == ["False", "True", "0"]
+    assert in_fresh_python(script).stdout.split() == ["False", "True", "0"]

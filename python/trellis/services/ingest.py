@@ -13,7 +13,7 @@ runners) feeds the very same pipeline.
 Three stages overlap: a reader thread splits and hashes the next chunks (and
 marks their suspect lines for the msgspec screen), a validator thread screens
 them (some 5 us a line, mostly outside the GIL in C) and has the SQL classify
-what a group of chunks left (validation.in_groups), and the calling thread
+what a group of chunks left (validation.classified), and the calling thread
 appends each chunk as soon as it is validated (DuckDB or psycopg). The reader
 runs READ_AHEAD chunks ahead, the validator VALIDATE_AHEAD, both at a lower
 priority (HELPER_NICE). Inputs of PROCESS_MIN_BYTES or more are read and
@@ -44,7 +44,6 @@ and says how many of them were already known.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -79,7 +78,7 @@ from trellis.services.screen_worker import (
     screened_in_process,
 )
 from trellis.services.screening import Screen, ScreenedChunk, screened_chunk
-from trellis.services.validation import CHECKED_SCHEMA, GROUP_CHUNKS, Validator, in_groups
+from trellis.services.validation import CHECKED_SCHEMA, GROUP_CHUNKS, Validator, classified
 from trellis.storage import Store
 
 __all__ = ["IngestReport", "ingest_files", "ingest_records", "quarantine_id"]
@@ -93,7 +92,7 @@ PENDING_BYTES = 64 * 1024 * 1024
 #: Chunks the reader thread may hold ready ahead of the validator.
 READ_AHEAD = 1
 #: Validated chunks the validator thread may hold ready ahead of the appends:
-#: a whole group (see validation.in_groups), so it screens the next group
+#: a whole group (see validation.classified), so it screens the next group
 #: while this one is appended.
 VALIDATE_AHEAD = GROUP_CHUNKS
 #: How much lower the reader's and the validator's thread priority is than the
@@ -147,7 +146,7 @@ def ingest_files(
         if sum(path.stat().st_size for path in files) >= PROCESS_MIN_BYTES:
             with screened_in_process(ingestion.kind, files) as child:
                 items = ingestion.headed(files, child)
-                ingestion.run(items, ingestion.each_from_screened, on_progress)
+                ingestion.run(items, ingestion.validated, on_progress)
         else:
             chunks = (
                 (str(path), ingestion.marked(chunk))
@@ -303,7 +302,7 @@ class _Ingestion:
         `items` are the chunks of every source of the call in a row, so the
         stages stay busy across files: (source, line chunk) pairs screened
         on the worker thread (`screened`), or chunks screened in the child
-        process (`each_from_screened`). A reader thread keeps the next item
+        process (`validated`). A reader thread keeps the next item
         ready; the validator works up to VALIDATE_AHEAD items ahead, and an
         item is appended as soon as it is validated (not once the next one
         has arrived: at the start of a large ingest that waited for the
@@ -343,35 +342,26 @@ class _Ingestion:
         yield from child.screened(len(files), TextPosition())  # all read here
 
     def screened(self, items: Iterator[tuple[str, pa.Table]]) -> Iterator[_Validated]:
-        """Screen (source, line chunk) pairs here, then each as `from_screened`; the SQL
-        decides the lines a group of chunks left in one call (validation.in_groups)."""
-        chunks = (screened_chunk(self._screen, source, chunk) for source, chunk in items)
-        for group in in_groups(chunks, lambda item: item.left):
-            if any(item.left.num_rows for item in group):
-                parts = [(item.source, item.left) for item in group]
-                group = [
-                    item if rows is None else dataclasses.replace(item, decided=rows)
-                    for item, rows in zip(group, self._validator.checked_apart(parts), strict=True)
-                ]
-            yield from map(self.from_screened, group)
+        """Screen (source, line chunk) pairs here, then as `validated`."""
+        return self.validated(
+            screened_chunk(self._screen, source, chunk) for source, chunk in items
+        )
 
-    def each_from_screened(self, items: Iterator[ScreenedChunk]) -> Iterator[_Validated]:
-        """Chunks screened already (in the screening process, or by `headed`), as
-        `from_screened`."""
-        return map(self.from_screened, items)
-
-    def from_screened(self, item: ScreenedChunk) -> _Validated:
-        """One screened chunk as valid and quarantine rows; the SQL decides the lines the
-        screen left, with their chunk, so the first occurrence of an id wins in line order
-        whichever side judged it. Runs on the validator thread only.
+    def validated(self, items: Iterator[ScreenedChunk]) -> Iterator[_Validated]:
+        """Screened chunks as valid and quarantine rows, in order. The SQL decides the
+        lines a chunk left, a group of chunks a call (validation.classified), with their
+        chunk, so the first occurrence of an id wins in line order whichever side judged it.
+        Chunks of the screening process come decided. Runs on the validator thread only.
         """
-        checked = item.decided
-        if checked is None:  # screened here: the SQL runs here too
-            checked = (
-                self._validator.checked(item.source, item.left)
-                if item.left.num_rows
-                else CHECKED_SCHEMA.empty_table()
-            )
+        for item, decided in classified(
+            items, lambda item: (item.source, item.left), lambda: self._validator
+        ):
+            if decided is None:
+                decided = item.decided if item.decided is not None else CHECKED_SCHEMA.empty_table()
+            yield self._classified(item, decided)
+
+    def _classified(self, item: ScreenedChunk, checked: pa.Table) -> _Validated:
+        """One screened chunk, its left lines classified (`checked`), as rows."""
         is_valid = pc.is_null(checked.column("reason"))
         valid = self._valid_rows(item.source, item.cleared)
         if checked.num_rows:

@@ -22,7 +22,6 @@ import datetime as dt
 import decimal
 import itertools
 import json
-import types
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,12 +35,7 @@ import xxhash
 from isal import igzip, isal_zlib
 
 from trellis.errors import TrellisError
-
-_native: types.ModuleType | None
-try:
-    import trellis._screen as _native
-except ImportError:  # built without a C compiler: lines are split in Python
-    _native = None
+from trellis.native import extension as _native
 
 #: Bytes of text per chunk: large enough to amortize DuckDB's per-statement
 #: cost (planning the validation SQL takes some 20 ms), small enough that a

@@ -7,7 +7,7 @@ ingest kept 1.1 of 2 cores busy). A child process has a lock of its own. It
 reads the files (trellis.services.line_chunks), marks and screens each chunk
 (trellis.services.screening, on two threads), has the validation SQL
 classify the lines the screen left (trellis.services.validation, a group of
-chunks a call: see in_groups), and writes each screened chunk as Arrow IPC
+chunks a call: see classified), and writes each screened chunk as Arrow IPC
 files to shared memory (/dev/shm where there is one); the parent maps the
 files (no copy) and appends them. The child names each file
 on its stdout and stays at most QUEUE_DEPTH chunks ahead, so memory stays
@@ -49,7 +49,7 @@ from trellis.services.contract import RecordKind
 from trellis.services.line_chunks import CHUNK_SCHEMA, TextPosition, iter_file_chunks
 from trellis.services.read_ahead import read_ahead
 from trellis.services.screening import Screen, ScreenedChunk, screened_chunk
-from trellis.services.validation import Validator, in_groups
+from trellis.services.validation import Validator, classified
 
 __all__ = ["PROCESS_MIN_BYTES", "ScreeningProcess", "screened_in_process"]
 
@@ -277,9 +277,6 @@ def _screen_into(kind: RecordKind, folder: str, paths: list[str]) -> None:
         told = json.loads(start)
         first, position = told["file"], TextPosition(told["offset"], told["line"])
 
-        def paths_of(number: int) -> Path:
-            return Path(folder) / f"{number}.arrow"
-
         chunks = (
             (path, screen.marked(chunk))
             for number, path in enumerate(paths[first:], first)
@@ -292,14 +289,18 @@ def _screen_into(kind: RecordKind, folder: str, paths: list[str]) -> None:
             read_ahead(chunks) as ready,
         ):
             screened = (
-                _Screened(number, item, writer.submit(_written, item.cleared, paths_of(number)))
+                _Screened(
+                    number,
+                    item,
+                    writer.submit(_written, item.cleared, Path(folder) / f"{number}.arrow"),
+                )
                 for number, item in enumerate(
                     screened_chunk(screen, source, chunk) for source, chunk in ready
                 )
             )
             sender = _Sender(Path(folder))
-            for group in in_groups(screened, lambda held: held.item.left):
-                sender.send(group, validator.checked_apart([held.parts for held in group]))
+            for held, decided in classified(screened, _Screened.parts, lambda: validator):
+                sender.send(held, decided)
         _send({"done": True})
     except TrellisError as exc:
         _send({"error": str(exc)})
@@ -319,9 +320,8 @@ class _Screened(NamedTuple):
     item: ScreenedChunk
     cleared: Future[str]
 
-    @property
     def parts(self) -> tuple[str, pa.Table]:
-        """(source, lines left for the SQL), as Validator.checked_apart takes them."""
+        """(source, lines left for the SQL), as validation.classified takes them."""
         return self.item.source, self.item.left
 
 
@@ -333,17 +333,16 @@ class _Sender:
         self._folder = folder
         self._sent = 0
 
-    def send(self, group: list[_Screened], decided: list[pa.Table | None]) -> None:
-        for held, rows in zip(group, decided, strict=True):
-            path = self._folder / f"{held.number}.decided.arrow"
-            decided_path = _written(rows, path) if rows is not None else None
-            # before sending chunk n, the parent has taken chunk n - QUEUE_DEPTH
-            if self._sent >= QUEUE_DEPTH and not sys.stdin.readline():
-                raise _ParentGone
-            item = held.item
-            message = {"cleared": held.cleared.result(), "decided": decided_path}
-            _send({"source": item.source, "lines": item.lines, **message})
-            self._sent += 1
+    def send(self, held: _Screened, decided: pa.Table | None) -> None:
+        """Send one chunk, with the lines it left classified (None: it left none)."""
+        path = self._folder / f"{held.number}.decided.arrow"
+        decided_path = _written(decided, path) if decided is not None else None
+        # before sending chunk n, the parent has taken chunk n - QUEUE_DEPTH
+        if self._sent >= QUEUE_DEPTH and not sys.stdin.readline():
+            raise _ParentGone
+        message = {"cleared": held.cleared.result(), "decided": decided_path}
+        _send({"source": held.item.source, "lines": held.item.lines, **message})
+        self._sent += 1
 
 
 def _send(message: dict[str, Any]) -> None:

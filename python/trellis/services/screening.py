@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import types
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from operator import itemgetter
@@ -44,6 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trellis.arrow_rows import UTC_TIMESTAMP, pick
+from trellis.native import extension as _native
 from trellis.services.contract import (
     DEFAULT_TENANT,
     HUGE_EXPONENT,
@@ -56,12 +56,6 @@ from trellis.services.contract import (
     RecordKind,
 )
 from trellis.services.line_chunks import CHUNK_SCHEMA, line_offsets
-
-_native: types.ModuleType | None
-try:
-    import trellis._screen as _native
-except ImportError:  # built without a C compiler: msgspec decodes
-    _native = None
 
 __all__ = [
     "NATIVE",

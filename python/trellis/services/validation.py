@@ -24,11 +24,11 @@ from trellis.services.contract import RecordKind, validation_sql
 from trellis.services.line_chunks import CHUNK_SCHEMA
 from trellis.storage.duckdb_store import connect_duckdb
 
-__all__ = ["CHECKED_SCHEMA", "GROUP_CHUNKS", "Validator", "in_groups"]
+__all__ = ["CHECKED_SCHEMA", "GROUP_CHUNKS", "Validator", "classified"]
 
 _Item = TypeVar("_Item")
 
-#: Chunks whose left lines the SQL classifies in one call, at most (see in_groups).
+#: Chunks whose left lines the SQL classifies in one call, at most (see classified).
 GROUP_CHUNKS = 4
 
 #: Budget of the in-memory DuckDB that validates chunks: a cap, not a
@@ -214,14 +214,31 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def in_groups(items: Iterable[_Item], left: Callable[[_Item], pa.Table]) -> Iterator[list[_Item]]:
-    """Screened chunks in groups whose left lines (`left`) the SQL classifies in one call.
+def classified(
+    items: Iterable[_Item],
+    parts: Callable[[_Item], tuple[str, pa.Table]],
+    validator: Callable[[], Validator],
+) -> Iterator[tuple[_Item, pa.Table | None]]:
+    """Screened chunks in order, each with the lines it left classified (None: it left
+    none); `parts` gives a chunk's source and those lines, `validator` the Validator (asked
+    for only when a line is left).
 
     The SQL costs some 8 ms a call however few its lines, and the screen
-    leaves a line or two in most chunks (demo traffic: 28 chunks of 33).
-    Groups grow 1, 2, then GROUP_CHUNKS chunks, so the first ones come at
-    once; a chunk that left no line while none is held goes on alone.
+    leaves a line or two in most chunks (demo traffic: 28 chunks of 33): it
+    classifies a group of chunks at once (Validator.checked_apart). Groups
+    grow 1, 2, then GROUP_CHUNKS chunks, so the first ones come at once; a
+    chunk that left no line while none is held goes on alone.
     """
+    for group in _groups(items, lambda item: parts(item)[1]):
+        split = [parts(item) for item in group]
+        if any(lines.num_rows for _, lines in split):
+            yield from zip(group, validator().checked_apart(split), strict=True)
+        else:
+            yield from ((item, None) for item in group)
+
+
+def _groups(items: Iterable[_Item], left: Callable[[_Item], pa.Table]) -> Iterator[list[_Item]]:
+    """`items` in the groups `classified` classifies together."""
     held: list[_Item] = []
     size = 1
     for item in items:
