@@ -25,14 +25,29 @@ from tests.test_ingest_helpers import (
 )
 from trellis.errors import TrellisError
 from trellis.services import ingest as ingest_module
-from trellis.services import line_chunks
+from trellis.services import line_chunks, screening
 from trellis.services import validation as validation_module
 from trellis.services.contract import REASONS
-from trellis.services.ingest import ingest_files, ingest_records, quarantine_id, same_content
+from trellis.services.ingest import (
+    IngestReport,
+    ingest_files,
+    ingest_records,
+    quarantine_id,
+    same_content,
+)
+from trellis.services.screening import is_content_hash
+from trellis.storage import Store, open_store
 from trellis.storage import base as storage_base
-from trellis.storage import open_store
 
 Target = tuple[str, dict[str, str]]
+
+
+def ingest_text_hashed(store: Store, kind: str, paths: list[Path]) -> IngestReport:
+    """Ingest through the msgspec screen: the rows are stored with their text's hash, as
+    rows stored before content fingerprints, or where trellis._screen is not built, are."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(screening, "NATIVE", False)
+        return ingest_files(store, kind, paths)
 
 
 def _without(record: dict[str, Any], *path: str) -> dict[str, Any]:
@@ -246,20 +261,28 @@ def test_a_conflicting_record_is_quarantined_and_the_stored_row_is_untouched(
     assert conflicts == [(str(second), 2, "a", json.dumps(changed, ensure_ascii=False))]
 
 
+@pytest.mark.parametrize("stored", ["fingerprinted", "text-hashed"])
 def test_same_content_in_another_key_order_or_spacing_is_a_duplicate_not_a_conflict(
-    target_env: Target, tmp_path: Path
+    target_env: Target, tmp_path: Path, stored: str
 ) -> None:
-    record = request("a")
-    reordered = json.dumps(
-        dict(reversed(list(record.items()))), indent=None, separators=(" , ", " : ")
+    """Told by the content fingerprints, or (the stored row has its text's hash) by
+    comparing the stored record parsed."""
+    record = request("a", latency_ms=840, request={"messages": [{"role": "user", "content": "é/"}]})
+    reordered = (
+        json.dumps(dict(reversed(list(record.items()))), indent=None, separators=(" , ", " : "))
+        .replace('"\\u00e9/"', '"\\u00E9\\/"')
+        .replace("840", "8.40e2")
     )
-    first = write_jsonl(tmp_path / "first.jsonl", [record])
-    second = write_jsonl(tmp_path / "second.jsonl", [reordered])
+    changed = json.dumps(request("b", latency_ms=841)).replace("841", "8.41e2")
+    first = write_jsonl(tmp_path / "first.jsonl", [record, request("b", latency_ms=840)])
+    second = write_jsonl(tmp_path / "second.jsonl", [reordered, changed])
     with open_store(target_env[0]) as store:  # type: ignore[arg-type]
-        ingest_files(store, "requests", [first])
+        ingest = ingest_files if stored == "fingerprinted" else ingest_text_hashed
+        ingest(store, "requests", [first])
         report = ingest_files(store, "requests", [second])
 
-    assert (report.loaded, report.duplicates, report.total_quarantined) == (0, 1, 0)
+    assert "8.40e2" in reordered and "\\u00E9\\/" in reordered
+    assert (report.loaded, report.duplicates, report.quarantined) == (0, 1, {"conflict": 1})
 
 
 def test_within_one_file_the_first_occurrence_wins(target_env: Target, tmp_path: Path) -> None:
@@ -395,7 +418,7 @@ def test_stored_columns_follow_the_record(target_env: Target, tmp_path: Path) ->
         report = ingest_files(store, "requests", [path])
         rows = store.query(
             "select request_id, tenant_id, created_at, source_file, source_line, ingested_at, "
-            "length(record_hash) from raw.requests order by request_id"
+            "record_hash from raw.requests order by request_id"
         )
 
     assert report.loaded == 2
@@ -405,7 +428,7 @@ def test_stored_columns_follow_the_record(target_env: Target, tmp_path: Path) ->
     assert a[2].utcoffset() is not None and a[2].utcoffset().total_seconds() == 0
     assert (a[3], a[4], b[4]) == (str(path), 1, 2)
     assert a[5] == b[5]  # one batch time per call
-    assert a[6] == 32
+    assert is_content_hash(a[6]) and is_content_hash(b[6]) and a[6] != b[6]
 
 
 def test_unicode_and_a_100_kb_message_round_trip_exactly(
@@ -633,7 +656,8 @@ def test_rows_of_stored_ids_are_judged_once_an_ingest_across_its_commits(
     second = write_jsonl(tmp_path / "second.jsonl", again)
     fetches: list[int] = []
     with open_store(target_env[0]) as store:  # type: ignore[arg-type]
-        ingest_files(store, "requests", [first])
+        # stored with their text's hash: each row of a stored id needs its stored record
+        ingest_text_hashed(store, "requests", [first])
         fetch = store.records_by_key
 
         def counted(table: str, key: str, keys: Any) -> dict[str, str]:
@@ -645,12 +669,47 @@ def test_rows_of_stored_ids_are_judged_once_an_ingest_across_its_commits(
         reasons = sorted(reason for reason, _ in quarantine_by_line(store).values())
         total = count(store, "requests")
 
-    # 20 re-spelled or changed rows, fetched in one go although 200 lines took 10 commits
-    assert fetches == [20]
+    # the 100 rows of stored ids, fetched in one go although 200 lines took 10 commits
+    assert fetches == [100]
     assert (report.loaded, report.duplicates) == (100, 90)
     assert report.quarantined == {"conflict": 10, "invalid_json": 4}
     assert reasons == ["conflict"] * 10 + ["invalid_json"] * 4
     assert total == 200
+
+
+def test_content_fingerprints_judge_rows_of_stored_ids_without_reading_the_stored_records(
+    target_env: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stored and resent rows both fingerprinted by the C screen: exact and re-spelled
+    resends are duplicates, changed ones conflicts, and no stored record is fetched."""
+    monkeypatch.setattr(line_chunks, "CHUNK_BYTES", 4096)
+    first = write_jsonl(tmp_path / "first.jsonl", [request(f"r-{i:03d}") for i in range(60)])
+    again: list[str | dict[str, Any]] = []
+    for i in range(60):
+        if i % 10 == 0:
+            again.append(request(f"r-{i:03d}", latency_ms=841))  # a conflict
+        elif i % 10 == 1:
+            record = request(f"r-{i:03d}")
+            again.append(json.dumps(dict(reversed(list(record.items()))), indent=1))
+        else:
+            again.append(request(f"r-{i:03d}"))
+    second = write_jsonl(
+        tmp_path / "second.jsonl",
+        [line.replace("\n", " ") if isinstance(line, str) else line for line in again],
+    )
+    with open_store(target_env[0]) as store:  # type: ignore[arg-type]
+        ingest_files(store, "requests", [first])
+
+        def no_fetch(*args: Any) -> dict[str, str]:
+            raise AssertionError(f"stored records fetched: {args}")
+
+        monkeypatch.setattr(store, "records_by_key", no_fetch)
+        report = ingest_files(store, "requests", [second])
+        conflicts = sorted(row[0] for row in store.query("select record_id from raw.quarantine"))
+
+    assert (report.loaded, report.duplicates) == (0, 54)
+    assert report.quarantined == {"conflict": 6}
+    assert conflicts == [f"r-{i:03d}" for i in range(0, 60, 10)]
 
 
 def test_a_chunk_is_appended_before_the_next_one_is_read(
@@ -689,7 +748,7 @@ def test_a_reformatted_resend_is_compared_by_content_in_key_batches(
     resent[33] = to_line(request("r-33", status="error"))
     second = write_jsonl(tmp_path / "second.jsonl", resent)
     with open_store(target_env[0]) as store:  # type: ignore[arg-type]
-        ingest_files(store, "requests", [first])
+        ingest_text_hashed(store, "requests", [first])
         report = ingest_files(store, "requests", [second])
         conflicts = sorted(row[0] for row in store.query("select record_id from raw.quarantine"))
 
@@ -698,6 +757,7 @@ def test_a_reformatted_resend_is_compared_by_content_in_key_batches(
     assert conflicts == ["r-05", "r-33"]
 
 
+@pytest.mark.parametrize("stored", ["fingerprinted", "text-hashed"])
 @pytest.mark.parametrize("precheck_ratio", [0, 400])
 @pytest.mark.parametrize(("lookup_max", "fetch_join_ratio"), [(0, 0), (64, 10**9)])
 @pytest.mark.parametrize("key_filter", ["off", "on", "always-maybe"])
@@ -709,9 +769,11 @@ def test_duckdb_append_strategies_agree(
     lookup_max: int,
     fetch_join_ratio: int,
     key_filter: str,
+    stored: str,
 ) -> None:
     """Key filter, key join or `on conflict ... returning`; hashes and stored records
-    looked up by key or joined; a filter that knows nothing for sure: the same outcome."""
+    looked up by key or joined; a filter that knows nothing for sure; stored rows judged
+    by their content fingerprints or by their stored records: the same outcome."""
     from trellis.storage import duckdb_store
     from trellis.storage import key_filter as key_filter_module
 
@@ -740,14 +802,16 @@ def test_duckdb_append_strategies_agree(
         ],
     )
     with open_store("duckdb") as store:
-        ingest_files(store, "requests", [first])
+        (ingest_files if stored == "fingerprinted" else ingest_text_hashed)(
+            store, "requests", [first]
+        )
         report = ingest_files(store, "requests", [second])
-        stored = {row[0] for row in store.query("select request_id from raw.requests")}
+        ids = {row[0] for row in store.query("select request_id from raw.requests")}
         assert stored_record(store, "requests", "request_id", "r-7")["model"] == "gpt-4o"
 
     assert (report.loaded, report.duplicates) == (2, 3)
     assert report.quarantined == {"conflict": 1}
-    assert {"new-1", "new-2"} <= stored and len(stored) == 32
+    assert {"new-1", "new-2"} <= ids and len(ids) == 32
 
 
 def test_a_30_mb_record_is_validated_and_stored_whole(

@@ -15,6 +15,11 @@
  * the raw text: an exponent of five or more digits, and the \u0000 escape;
  * and any lone UTF-16 surrogate escape. The text must be valid UTF-8 (the
  * caller skips lines that are not). The lines are read without the GIL.
+ *
+ * The same pass fingerprints the content of each cleared line (see "Content
+ * fingerprints" below): two lines holding the same JSON value, however
+ * spelled, get the same 128-bit fingerprint, as ingest.same_content judges
+ * sameness; different values get different ones (but for a 2^-128 chance).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -82,11 +87,27 @@ typedef struct {
     int read_strings[MAX_READ]; /* which read fields keep a string */
 } Schema;
 
+/* Object keys whose fingerprints a line holds at once (the open objects' keys). */
+#define MAX_KEYS 1024
+
+typedef struct Fp {
+    uint64_t a, b;
+} Fp;
+
+typedef struct {
+    unsigned char *bytes;    /* unescaped strings and canonical numbers */
+    size_t cap;
+    Fp keys[MAX_KEYS];       /* fingerprints of the open objects' keys */
+} Scratch;
+
 typedef struct {
     const unsigned char *p, *end, *line;
     int depth;
     uint32_t met;            /* read fields met in this record */
     int64_t *spans;          /* per read field: start, end in the line; -1 for none */
+    int fp;                  /* the line's fingerprint is still to be had */
+    int n_keys;              /* keys in scratch->keys */
+    Scratch *scratch;
 } Parser;
 
 /* ------------------------------------------------------------------------- */
@@ -297,9 +318,282 @@ static PyObject *compile_schema(PyObject *module, PyObject *spec) {
 }
 
 /* ------------------------------------------------------------------------- */
+/* Content fingerprints.
+ *
+ * A value's fingerprint is 128 bits (two 64-bit halves) made of:
+ * - a string: its text unescaped (UTF-8);
+ * - a number: its exact value, spelled canonically (sign, significant digits,
+ *   decimal exponent: 1, 1.0, 10e-1 and 0.1e1 are all "1e0"; every zero is
+ *   "0");
+ * - true, false, null: constants;
+ * - an array: its items' fingerprints folded in order, then their count;
+ * - an object: the sum of its members' fingerprints (each mixes the key's and
+ *   the value's), then their count: key order does not matter.
+ * Each kind has its own tag, so a string never meets a number. A string or
+ * number of up to 16 bytes is kept as it is (see fp_bytes), longer ones are
+ * hashed: every value is mixed where it is used, in an array or an object.
+ *
+ * Where the Python comparison would read the text differently, the line gets
+ * no fingerprint (and ingest compares it by content): an object naming a key
+ * twice (Python keeps the last value), or more than MAX_KEYS keys open at once.
+ *
+ * The hash multiplies 64-bit words into 128 bits and folds the halves, two
+ * lanes with their own constants; bytes are read little-endian on every
+ * machine, so a fingerprint is the same wherever it is computed (they are
+ * stored). It is not meant to resist crafted collisions. */
+
+#define FP_K0 0x9E3779B97F4A7C15ull
+#define FP_K1 0xC2B2AE3D27D4EB4Full
+#define FP_K2 0x165667B19E3779F9ull
+#define FP_K3 0xD6E8FEB86659FD93ull
+
+enum { TAG_STR = 1, TAG_NUM, TAG_TRUE, TAG_FALSE, TAG_NULL, TAG_ARR, TAG_OBJ };
+
+static inline uint64_t fp_mum(uint64_t x, uint64_t y) {
+#ifdef __SIZEOF_INT128__
+    const __uint128_t r = (__uint128_t)x * y;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+#else
+    const uint64_t x0 = x & 0xFFFFFFFFu, x1 = x >> 32, y0 = y & 0xFFFFFFFFu, y1 = y >> 32;
+    const uint64_t p00 = x0 * y0, p01 = x0 * y1, p10 = x1 * y0, p11 = x1 * y1;
+    const uint64_t middle = (p00 >> 32) + (p01 & 0xFFFFFFFFu) + (p10 & 0xFFFFFFFFu);
+    const uint64_t low = (middle << 32) | (p00 & 0xFFFFFFFFu);
+    const uint64_t high = p11 + (p01 >> 32) + (p10 >> 32) + (middle >> 32);
+    return low ^ high;
+#endif
+}
+
+/* 8 or 4 bytes at p as a little-endian word. */
+static inline uint64_t fp_word(const unsigned char *p) {
+    uint64_t value;
+    memcpy(&value, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    value = __builtin_bswap64(value);
+#endif
+    return value;
+}
+
+static inline uint64_t fp_half(const unsigned char *p) {
+    uint32_t value;
+    memcpy(&value, p, 4);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    value = __builtin_bswap32(value);
+#endif
+    return value;
+}
+
+/* One round: 16 bytes (two words) into the state. */
+static inline Fp fp_round(Fp state, uint64_t x, uint64_t y) {
+    Fp out = {fp_mum(x ^ state.a ^ FP_K0, y ^ state.b ^ FP_K1),
+              fp_mum(y ^ state.a ^ FP_K2, x ^ state.b ^ FP_K3)};
+    return out;
+}
+
+/* A string of more than 16 bytes, 16 at a time; the last 1 to 16 bytes are read as
+ * two words that may overlap (the count, in the first state, tells them apart). */
+static Fp fp_long(uint64_t tag, const unsigned char *p, size_t n) {
+    Fp state = {FP_K0 ^ tag, FP_K1 ^ (uint64_t)n};
+    while (n > 16) {
+        state = fp_round(state, fp_word(p), fp_word(p + 8));
+        p += 16;
+        n -= 16;
+    }
+    return fp_round(state, fp_word(p + n - 16), fp_word(p + n - 8));
+}
+
+/* A scalar's bytes (a string's text, a number's canonical spelling). Up to 16
+ * bytes are kept as they are (two words that may overlap, with the count and
+ * tag: a different string of the same kind is a different pair): every value
+ * is mixed where it is used, as an array item or an object member. */
+static inline Fp fp_bytes(uint64_t tag, const unsigned char *p, size_t n) {
+    uint64_t x = 0, y = 0;
+    if (n > 16) {
+        return fp_long(tag, p, n);
+    } else if (n >= 8) {
+        x = fp_word(p);
+        y = fp_word(p + n - 8);
+    } else if (n >= 4) {
+        x = fp_half(p);
+        y = fp_half(p + n - 4);
+    } else if (n > 0) {
+        x = (uint64_t)p[0] | (uint64_t)p[n / 2] << 8 | (uint64_t)p[n - 1] << 16;
+    }
+    Fp out = {x ^ (uint64_t)n * FP_K2, y ^ (tag + (uint64_t)n * 32) * FP_K3};
+    return out;
+}
+
+/* An object member: key and value do not commute. */
+static inline Fp fp_member(Fp key, Fp value) {
+    Fp out = {fp_mum(key.a ^ FP_K0, value.b ^ FP_K1), fp_mum(value.a ^ FP_K2, key.b ^ FP_K3)};
+    return out;
+}
+
+/* An array's or object's last round: its kind and item count. */
+static inline Fp fp_close(Fp state, uint64_t tag, uint64_t count) {
+    return fp_round(state, tag, count);
+}
+
+static Fp FP_TRUE, FP_FALSE, FP_NULL;
+
+/* The scratch buffer holds at least `size` bytes; 0 when memory runs out. */
+static int fp_reserve(Parser *P, size_t size) {
+    Scratch *scratch = P->scratch;
+    if (scratch->cap >= size) return 1;
+    size_t cap = scratch->cap ? scratch->cap : 4096;
+    while (cap < size) cap *= 2;
+    unsigned char *bytes = PyMem_RawRealloc(scratch->bytes, cap);
+    if (bytes == NULL) return 0;
+    scratch->bytes = bytes;
+    scratch->cap = cap;
+    return 1;
+}
+
+static inline int hex4(const unsigned char *p, unsigned *out);
+static inline int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+
+/* A string's fingerprint from its contents between the quotes, escapes checked
+ * by parse_string. Unescaped, a string is never longer than its text. */
+static int fp_unescaped(Parser *P, const unsigned char *s, const unsigned char *e, Fp *out);
+
+static inline int fp_string(Parser *P, const unsigned char *s, const unsigned char *e,
+                            int escaped, Fp *out) {
+    if (!escaped) {
+        *out = fp_bytes(TAG_STR, s, (size_t)(e - s));
+        return 1;
+    }
+    return fp_unescaped(P, s, e, out);
+}
+
+static int fp_unescaped(Parser *P, const unsigned char *s, const unsigned char *e, Fp *out) {
+    if (!fp_reserve(P, (size_t)(e - s))) return 0;
+    unsigned char *o = P->scratch->bytes;
+    while (s < e) {
+        const unsigned char *slash = memchr(s, '\\', (size_t)(e - s));
+        if (slash == NULL) {
+            memcpy(o, s, (size_t)(e - s));
+            o += e - s;
+            break;
+        }
+        memcpy(o, s, (size_t)(slash - s));
+        o += slash - s;
+        s = slash + 2;
+        switch (slash[1]) {
+        case 'b': *o++ = '\b'; break;
+        case 'f': *o++ = '\f'; break;
+        case 'n': *o++ = '\n'; break;
+        case 'r': *o++ = '\r'; break;
+        case 't': *o++ = '\t'; break;
+        case 'u': {
+            unsigned code, low;
+            hex4(s, &code);
+            s += 4;
+            if (code >= 0xD800 && code <= 0xDBFF) { /* its low half follows (checked) */
+                hex4(s + 2, &low);
+                s += 6;
+                code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+            }
+            if (code < 0x80) {
+                *o++ = (unsigned char)code;
+            } else if (code < 0x800) {
+                *o++ = (unsigned char)(0xC0 | code >> 6);
+                *o++ = (unsigned char)(0x80 | (code & 0x3F));
+            } else if (code < 0x10000) {
+                *o++ = (unsigned char)(0xE0 | code >> 12);
+                *o++ = (unsigned char)(0x80 | (code >> 6 & 0x3F));
+                *o++ = (unsigned char)(0x80 | (code & 0x3F));
+            } else {
+                *o++ = (unsigned char)(0xF0 | code >> 18);
+                *o++ = (unsigned char)(0x80 | (code >> 12 & 0x3F));
+                *o++ = (unsigned char)(0x80 | (code >> 6 & 0x3F));
+                *o++ = (unsigned char)(0x80 | (code & 0x3F));
+            }
+            break;
+        }
+        default: /* " \\ / */
+            *o++ = slash[1];
+        }
+    }
+    *out = fp_bytes(TAG_STR, P->scratch->bytes, (size_t)(o - P->scratch->bytes));
+    return 1;
+}
+
+/* A number's fingerprint from its text (checked by parse_number): its exact
+ * value spelled [-]DIGITS e EXPONENT, DIGITS without leading or trailing
+ * zeros; a zero is "0". */
+static int fp_number(Parser *P, const unsigned char *s, const unsigned char *e, Fp *out) {
+    const int negative = *s == '-';
+    s += negative;
+    if (!fp_reserve(P, (size_t)(e - s) + 32)) return 0;
+    unsigned char *digits = P->scratch->bytes + 1, *d = digits;
+    int64_t exponent = 0;
+    while (s < e && is_digit(*s)) *d++ = *s++;
+    if (s < e && *s == '.') {
+        s++;
+        while (s < e && is_digit(*s)) {
+            *d++ = *s++;
+            exponent--;
+        }
+    }
+    if (s < e) { /* e or E, a sign, at most four digits */
+        s++;
+        const int down = *s == '-';
+        s += *s == '-' || *s == '+';
+        int64_t written = 0;
+        while (s < e) written = written * 10 + (*s++ - '0');
+        exponent += down ? -written : written;
+    }
+    unsigned char *first = digits;
+    while (first < d && *first == '0') first++;
+    if (first == d) {
+        *out = fp_bytes(TAG_NUM, (const unsigned char *)"0", 1);
+        return 1;
+    }
+    while (d[-1] == '0') {
+        d--;
+        exponent++;
+    }
+    unsigned char *text = first;
+    if (negative) *--text = '-'; /* first > bytes: the sign's place is free */
+    *d++ = 'e';
+    if (exponent < 0) {
+        *d++ = '-';
+        exponent = -exponent;
+    }
+    unsigned char reversed[24];
+    int places = 0;
+    do {
+        reversed[places++] = (unsigned char)('0' + exponent % 10);
+        exponent /= 10;
+    } while (exponent);
+    while (places) *d++ = reversed[--places];
+    *out = fp_bytes(TAG_NUM, text, (size_t)(d - text));
+    return 1;
+}
+
+/* A key met in the object whose keys start at `base`: 0 when named before. */
+static int fp_new_key(Parser *P, int base, Fp key) {
+    Fp *keys = P->scratch->keys;
+    for (int i = base; i < P->n_keys; i++) {
+        if (keys[i].a == key.a && keys[i].b == key.b) return 0;
+    }
+    if (P->n_keys == MAX_KEYS) return 0;
+    keys[P->n_keys++] = key;
+    return 1;
+}
+
+static void fp_write_hex(unsigned char *out, Fp fp) {
+    static const char digits[] = "0123456789abcdef";
+    out[0] = 'c';
+    for (int i = 0; i < 16; i++) {
+        out[1 + i] = (unsigned char)digits[fp.a >> (60 - 4 * i) & 0xF];
+        out[17 + i] = (unsigned char)digits[fp.b >> (60 - 4 * i) & 0xF];
+    }
+}
+
+/* ------------------------------------------------------------------------- */
 /* The parser: each function returns 1 when the text is fine, 0 to refuse.    */
 
-static int parse_value(Parser *P, const Node *node);
+static int parse_value(Parser *P, const Node *node, Fp *out);
 
 static inline void skip_ws(Parser *P) {
     const unsigned char *p = P->p, *end = P->end;
@@ -400,8 +694,6 @@ static int parse_string(Parser *P, const unsigned char **start, const unsigned c
     }
 }
 
-static inline int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
-
 #ifdef HAVE_STRTOD_L
 /* The "C" locale, made at import: numbers are read the same whatever LC_NUMERIC says. */
 static locale_t c_locale;
@@ -414,7 +706,7 @@ static inline double to_double(const char *text, char **stopped) { return strtod
 
 /* A number at P->p, by RFC 8259's grammar; an exponent of 5 or more digits
  * is refused (PostgreSQL's numeric refuses it). */
-static int parse_number(Parser *P, const Node *node) {
+static int parse_number(Parser *P, const Node *node, Fp *out) {
     const unsigned char *p = P->p, *end = P->end, *start = P->p, *digits;
     if (p < end && *p == '-') p++;
     if (p >= end) return 0;
@@ -438,6 +730,7 @@ static int parse_number(Parser *P, const Node *node) {
         if (p == digits || p - digits >= 5) return 0;
     }
     P->p = p;
+    if (P->fp && !fp_number(P, start, p, out)) P->fp = 0;
     if (node == NULL || !node->num_typed) {
         return 1;
     }
@@ -477,33 +770,39 @@ static inline int after_item(Parser *P, unsigned char close) {
     return next == ',' ? 1 : next == close ? 0 : -1;
 }
 
-static int parse_array(Parser *P, const Node *items, Py_ssize_t min_items) {
+static int parse_array(Parser *P, const Node *items, Py_ssize_t min_items, Fp *out) {
     if (++P->depth > MAX_DEPTH) return 0;
     P->p++; /* [ */
     skip_ws(P);
     Py_ssize_t count = 0;
+    Fp state = {FP_K2, FP_K3}, item;
     if (P->p < P->end && *P->p == ']') {
         P->p++;
     } else {
         int more;
         do {
             skip_ws(P);
-            if (!parse_value(P, items)) return 0;
+            if (!parse_value(P, items, &item)) return 0;
+            if (P->fp) state = fp_round(state, item.a, item.b);
             count++;
         } while ((more = after_item(P, ']')) == 1);
         if (more < 0) return 0;
     }
     P->depth--;
+    if (P->fp) *out = fp_close(state, TAG_ARR, (uint64_t)count);
     return count >= min_items;
 }
 
 /* An object: a struct when `node` has fields (each checked, the others only
  * parsed), else any object. */
-static int parse_object(Parser *P, const Node *node) {
+static int parse_object(Parser *P, const Node *node, Fp *out) {
     if (++P->depth > MAX_DEPTH) return 0;
     P->p++; /* { */
     const int is_struct = node != NULL && node->fields != NULL;
     uint64_t present = 0;
+    const int base = P->n_keys;
+    Fp sum = {0, 0}, key_fp, value_fp;
+    uint64_t count = 0;
     skip_ws(P);
     if (P->p < P->end && *P->p == '}') {
         P->p++;
@@ -537,18 +836,30 @@ static int parse_object(Parser *P, const Node *node) {
                     P->met |= bit;
                 }
             }
-            if (!parse_value(P, member)) return 0;
+            if (P->fp && !(fp_string(P, key, key_end, escaped, &key_fp) &&
+                           fp_new_key(P, base, key_fp))) {
+                P->fp = 0;
+            }
+            if (!parse_value(P, member, &value_fp)) return 0;
+            if (P->fp) {
+                const Fp member_fp = fp_member(key_fp, value_fp);
+                sum.a += member_fp.a;
+                sum.b += member_fp.b;
+                count++;
+            }
             const int more = after_item(P, '}');
             if (more < 0) return 0;
             if (!more) break;
         }
     }
     P->depth--;
+    P->n_keys = base;
+    if (P->fp) *out = fp_close(sum, TAG_OBJ, count);
     return !is_struct || (present & node->required) == node->required;
 }
 
 /* A value where `node` says what it must be (NULL: any value). */
-static int parse_value(Parser *P, const Node *node) {
+static int parse_value(Parser *P, const Node *node, Fp *out) {
     const int allow = node ? node->allow : -1;
     if (P->p >= P->end) return 0;
     switch (*P->p) {
@@ -556,6 +867,7 @@ static int parse_value(Parser *P, const Node *node) {
         const unsigned char *start, *stop;
         int escaped;
         if (!(allow & T_STR) || !parse_string(P, &start, &stop, &escaped)) return 0;
+        if (P->fp && !fp_string(P, start, stop, escaped, out)) P->fp = 0;
         if (node == NULL) return 1;
         if (node->str_nonempty && stop == start) return 0;
         if (node->n_enum) {
@@ -577,43 +889,51 @@ static int parse_value(Parser *P, const Node *node) {
         return 1;
     }
     case '{':
-        return (allow & T_OBJ) && parse_object(P, node);
+        return (allow & T_OBJ) && parse_object(P, node, out);
     case '[':
-        return (allow & T_ARR) && parse_array(P, node ? node->items : NULL, node ? node->arr_min : 0);
+        return (allow & T_ARR) &&
+               parse_array(P, node ? node->items : NULL, node ? node->arr_min : 0, out);
     case 't':
+        *out = FP_TRUE;
         return (allow & T_BOOL) && parse_literal(P, "true", 4);
     case 'f':
+        *out = FP_FALSE;
         return (allow & T_BOOL) && parse_literal(P, "false", 5);
     case 'n':
+        *out = FP_NULL;
         return (allow & T_NULL) && parse_literal(P, "null", 4);
     default:
-        return (allow & T_NUM) && parse_number(P, node);
+        return (allow & T_NUM) && parse_number(P, node, out);
     }
 }
 
+/* Whether the line is cleared; its fingerprint in `fp` (`fp->a == fp->b == 0`: none). */
 static int parse_line(const Schema *schema, const unsigned char *line, Py_ssize_t len,
-                      int64_t *spans) {
-    Parser P = {line, line + len, line, 0, 0, spans};
+                      int64_t *spans, Scratch *scratch, Fp *fp) {
+    Parser P = {line, line + len, line, 0, 0, spans, 1, 0, scratch};
     for (int i = 0; i < 2 * schema->n_read; i++) {
         spans[i] = -1;
     }
     skip_ws(&P);
-    if (P.p >= P.end || *P.p != '{' || !parse_value(&P, schema->root)) return 0;
+    if (P.p >= P.end || *P.p != '{' || !parse_value(&P, schema->root, fp)) return 0;
     skip_ws(&P);
+    if (!P.fp) fp->a = fp->b = 0;
     return P.p == P.end;
 }
 
 /* ------------------------------------------------------------------------- */
 
 PyDoc_STRVAR(screen_lines_doc,
-"screen_lines(schema, data, offsets, first, count, skip) -> (positions, columns)\n\n"
+"screen_lines(schema, data, offsets, first, count, skip) -> (positions, columns, fingerprints)\n\n"
 "Check lines first .. first+count-1 of an Arrow large_string array against a\n"
 "compiled schema: `data` is its data buffer, `offsets` its int64 offsets\n"
 "buffer, `skip` None or one byte a line (non-zero: not read). `positions`\n"
 "lists the cleared lines (0-based, counted from `first`); `columns` has a list\n"
 "for each read field, in order, with its value in each cleared line: a str or\n"
 "None (always None for the read fields that keep no string). Columns, not a\n"
-"tuple a line: strings are not tracked by the garbage collector, tuples are.");
+"tuple a line: strings are not tracked by the garbage collector, tuples are.\n"
+"`fingerprints` holds 33 bytes a cleared line: the content fingerprint of the\n"
+"line, 'c' then 32 hex digits, or 33 zero bytes where it has none.");
 
 static PyObject *screen_lines(PyObject *module, PyObject *args) {
     (void)module;
@@ -628,9 +948,11 @@ static PyObject *screen_lines(PyObject *module, PyObject *args) {
         return NULL;
     }
     Py_buffer data = {0}, offsets = {0}, skip = {0};
-    PyObject *result = NULL, *positions = NULL, *columns = NULL;
+    PyObject *result = NULL, *positions = NULL, *columns = NULL, *fingerprints = NULL;
     unsigned char *cleared = NULL;
     int64_t *spans = NULL;
+    Fp *fps = NULL;
+    Scratch *scratch = NULL;
     if (data_obj != Py_None && PyObject_GetBuffer(data_obj, &data, PyBUF_SIMPLE) < 0) {
         return NULL;
     }
@@ -652,7 +974,9 @@ static PyObject *screen_lines(PyObject *module, PyObject *args) {
     const int n_spans = 2 * (n_read ? n_read : 1);
     cleared = PyMem_RawMalloc(count ? count : 1);
     spans = PyMem_RawMalloc(sizeof(int64_t) * (size_t)n_spans * (count ? count : 1));
-    if (cleared == NULL || spans == NULL) {
+    fps = PyMem_RawMalloc(sizeof(Fp) * (size_t)(count ? count : 1));
+    scratch = PyMem_RawCalloc(1, sizeof(Scratch));
+    if (cleared == NULL || spans == NULL || fps == NULL || scratch == NULL) {
         PyErr_NoMemory();
         goto done;
     }
@@ -670,7 +994,7 @@ static PyObject *screen_lines(PyObject *module, PyObject *args) {
         }
         int64_t *line_spans = spans + n_spans * i;
         cleared[i] = (skipped == NULL || !skipped[i]) &&
-                     parse_line(schema, text + start, stop - start, line_spans);
+                     parse_line(schema, text + start, stop - start, line_spans, scratch, &fps[i]);
         if (cleared[i]) {
             for (int r = 0; r < n_read; r++) { /* spans from the start of the text */
                 if (line_spans[2 * r] >= 0) {
@@ -688,9 +1012,11 @@ static PyObject *screen_lines(PyObject *module, PyObject *args) {
     }
     positions = PyList_New(kept);
     columns = PyList_New(n_read);
-    if (positions == NULL || columns == NULL) {
+    fingerprints = PyBytes_FromStringAndSize(NULL, 33 * kept);
+    if (positions == NULL || columns == NULL || fingerprints == NULL) {
         goto done;
     }
+    unsigned char *hex = (unsigned char *)PyBytes_AS_STRING(fingerprints);
     for (int r = 0; r < n_read; r++) {
         PyObject *column = PyList_New(kept);
         if (column == NULL) {
@@ -707,6 +1033,11 @@ static PyObject *screen_lines(PyObject *module, PyObject *args) {
             goto done;
         }
         PyList_SET_ITEM(positions, k, position);
+        if (fps[i].a || fps[i].b) {
+            fp_write_hex(hex + 33 * k, fps[i]);
+        } else {
+            memset(hex + 33 * k, 0, 33);
+        }
         const int64_t *line_spans = spans + n_spans * i;
         for (int r = 0; r < n_read; r++) {
             PyObject *value;
@@ -723,12 +1054,16 @@ static PyObject *screen_lines(PyObject *module, PyObject *args) {
         }
         k++;
     }
-    result = PyTuple_Pack(2, positions, columns);
+    result = PyTuple_Pack(3, positions, columns, fingerprints);
 done:
     Py_XDECREF(positions);
     Py_XDECREF(columns);
+    Py_XDECREF(fingerprints);
     PyMem_RawFree(cleared);
     PyMem_RawFree(spans);
+    PyMem_RawFree(fps);
+    if (scratch != NULL) PyMem_RawFree(scratch->bytes);
+    PyMem_RawFree(scratch);
     /* (a no-op for a buffer not taken: its obj is NULL) */
     PyBuffer_Release(&data);
     PyBuffer_Release(&offsets);
@@ -850,6 +1185,9 @@ PyMODINIT_FUNC PyInit__screen(void) {
         c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0); /* 0 on failure: strtod */
     }
 #endif
+    FP_TRUE = fp_bytes(TAG_TRUE, (const unsigned char *)"", 0);
+    FP_FALSE = fp_bytes(TAG_FALSE, (const unsigned char *)"", 0);
+    FP_NULL = fp_bytes(TAG_NULL, (const unsigned char *)"", 0);
     PyObject *module = PyModule_Create(&module_def);
     if (module == NULL) {
         return NULL;

@@ -32,10 +32,14 @@ all chunks at once when the ingest ends (see _Pending), with the
 quarantine rows.
 
 Idempotence: a record whose id is stored with the same `record_hash` is a
-duplicate; with another hash its content is compared parsed (so key order,
-whitespace, escapes and number spelling never make a false conflict) and,
-when it really differs, quarantined as `conflict`, leaving the stored row
-untouched. Within one batch the first occurrence of an id wins.
+duplicate; with another hash it is a `conflict` (quarantined, the stored row
+untouched) when its content really differs. Key order, whitespace, escapes
+and number spelling never make a false conflict: the C screen's record_hash
+fingerprints the content, not the text (screening.is_content_hash), so two
+such hashes differ only when the contents do; a record without one (the SQL
+or the msgspec screen cleared it, or it was stored before) is compared with
+the stored record parsed (same_content). Within one batch the first
+occurrence of an id wins.
 
 Quarantine rows have a stable id (kind, file, line, text), so re-ingesting a
 bad file adds no rows; the report still counts those lines as quarantined
@@ -77,7 +81,7 @@ from trellis.services.screen_worker import (
     ScreeningProcess,
     screened_in_process,
 )
-from trellis.services.screening import Screen, ScreenedChunk, screened_chunk
+from trellis.services.screening import Screen, ScreenedChunk, is_content_hash, screened_chunk
 from trellis.services.validation import CHECKED_SCHEMA, GROUP_CHUNKS, Validator, classified
 from trellis.storage import Store
 
@@ -179,6 +183,22 @@ def quarantine_id(kind: str, source_file: str, source_line: int, raw_text: str) 
     """Stable id of a quarantined line (the SQL twin is in _CHECKED_SQL)."""
     key = f"{kind}\n{source_file}\n{source_line}\n{raw_text}"
     return hashlib.md5(key.encode("utf-8")).hexdigest()
+
+
+def same_record(record_hash: str, text: str, other_hash: str | None, other_text: str) -> bool:
+    """Whether two records (their record_hash and JSON text) hold the same content:
+    by their hashes where those tell (hashes_tell), else compared parsed."""
+    if hashes_tell(record_hash, other_hash):
+        return record_hash == other_hash
+    return same_content(text, other_text)
+
+
+def hashes_tell(record_hash: str, other_hash: str | None) -> bool:
+    """Whether two records' hashes alone tell if they hold the same content: equal hashes
+    do (same text, or same content); two content fingerprints do."""
+    return record_hash == other_hash or (
+        other_hash is not None and is_content_hash(record_hash) and is_content_hash(other_hash)
+    )
 
 
 def same_content(text: str, other: str) -> bool:
@@ -529,25 +549,39 @@ class _Ingestion:
 
     def _twin_conflicts(self, twins: pa.Table) -> list[tuple[int, str, str]]:
         """(source_line, id, text) of the rows of stored ids that conflict; the rest are
-        duplicates. A row stored with another hash is compared by content: spelled
-        differently, it is a duplicate too."""
+        duplicates. A row stored with another hash conflicts when both hashes are content
+        fingerprints; otherwise the stored record is fetched and compared by content
+        (same_record): spelled differently, it is a duplicate too."""
         differing = self.store.stored_twins(self.table, self.spec.id_column, twins)
         found: list[tuple[int, str, str]] = []
         if differing:
             lines = pa.array([line for line, _, _ in differing], pa.int64())
             wanted = twins.filter(pc.is_in(twins.column("source_line"), value_set=lines))
-            texts = dict(
+            rows = dict(
                 zip(
                     wanted.column("source_line").to_pylist(),
-                    wanted.column("record").to_pylist(),
+                    zip(
+                        wanted.column("record_hash").to_pylist(),
+                        wanted.column("record").to_pylist(),
+                        strict=True,
+                    ),
                     strict=True,
                 )
             )
-            found = [
-                (line, record_id, texts[line])
-                for line, record_id, stored_text in differing
-                if not same_content(texts[line], stored_text)  # else: spelled differently
-            ]
+            unsure = {
+                record_id
+                for line, record_id, stored_hash in differing
+                if not hashes_tell(rows[line][0], stored_hash)
+            }
+            stored = (
+                self.store.records_by_key(self.table, self.spec.id_column, sorted(unsure))
+                if unsure
+                else {}
+            )
+            for line, record_id, stored_hash in differing:
+                record_hash, text = rows[line]
+                if not same_record(record_hash, text, stored_hash, stored.get(record_id, "")):
+                    found.append((line, record_id, text))
         self.report.duplicates += twins.num_rows - len(found)
         return found
 
@@ -585,8 +619,7 @@ class _Ingestion:
             later.column("record").to_pylist(),
             strict=True,
         ):
-            first_hash, first_text = first[record_id]
-            same = record_hash == first_hash or same_content(text, first_text)
+            same = same_record(record_hash, text, *first[record_id])
             if same and record_id not in conflicted:
                 self.report.duplicates += 1
             elif same or record_id not in conflicted:

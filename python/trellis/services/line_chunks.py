@@ -10,8 +10,9 @@ touches each line only to hash it (xxh3, well under a microsecond), and to
 decode it when a chunk holds invalid UTF-8 or comes from Parquet.
 
 `record_hash` is the 128-bit xxh3 of the line as stored (UTF-8, without a
-trailing carriage return), in hex: the fingerprint that tells a re-sent
-record from a changed one without reading stored records back.
+trailing carriage return), in hex. The lines the C screen clears get the
+fingerprint of their content instead (see screening.is_content_hash); this
+one stays on the lines the validation SQL decides.
 """
 
 from __future__ import annotations

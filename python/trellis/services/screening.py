@@ -39,6 +39,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 import msgspec.inspect as mi
+import numpy
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -176,6 +177,9 @@ def screened_chunk(screen: Screen, source: str, chunk: pa.Table) -> ScreenedChun
     if screened.columns.num_rows < chunk.num_rows:
         cleared = screened.cleared.to_pylist()
         texts, hashes = pick(texts, cleared), pick(hashes, cleared)
+    if screened.fingerprints is not None:
+        # the content's fingerprint where the C screen has one, else the text's
+        hashes = pc.coalesce(screened.fingerprints, hashes)
     columns = screened.columns.append_column("record_hash", hashes).append_column("line", texts)
     left = pick(chunk.select(CHUNK_SCHEMA.names), screened.rest.to_pylist())
     return ScreenedChunk(source, chunk.num_rows, columns, left)
@@ -191,6 +195,20 @@ class Screened:
     columns: pa.Table
     #: Positions of the lines the SQL must decide.
     rest: pa.Array
+    #: For the cleared lines: their content fingerprints (the C screen's, see
+    #: is_content_hash), null where a line has none; None: the screen makes none.
+    fingerprints: pa.Array | None = None
+
+
+def is_content_hash(record_hash: str) -> bool:
+    """Whether a record_hash fingerprints the record's content (the C screen's: "c" and 32
+    hex digits) rather than its text (line_chunks: 32 hex digits). Two records with
+    content fingerprints have the same content exactly when their fingerprints match."""
+    return len(record_hash) == CONTENT_HASH_LENGTH and record_hash[0] == "c"
+
+
+#: Characters of a content fingerprint (see trellis._screen).
+CONTENT_HASH_LENGTH = 33
 
 
 class _Read:
@@ -293,14 +311,16 @@ class Screen:
             dict(zip(self._read, _transpose(values, len(self._read)), strict=True)),
         )
 
-    def _native_screen(self, chunk: pa.Table) -> tuple[list[int], dict[str, list[Any]]]:
-        """The C screen's pass: the cleared lines' positions, and the read fields' values
-        in them (a number read for its one_of comes back as None: only strings are used)."""
+    def _native_screen(self, chunk: pa.Table) -> tuple[list[int], dict[str, list[Any]], pa.Array]:
+        """The C screen's pass: the cleared lines' positions, the read fields' values in
+        them (a number read for its one_of comes back as None: only strings are used), and
+        their content fingerprints (null where a line has none)."""
         assert _native is not None
         is_utf8 = chunk.column("is_utf8")
         unreadable = None if pc.all(is_utf8).as_py() else pc.invert(is_utf8).to_pylist()
         positions: list[int] = []
         columns: list[list[Any]] = [[] for _ in self._read]
+        fingerprints: list[bytes] = []
         position = 0
         for lines in chunk.column("line").chunks:
             count = len(lines)
@@ -308,17 +328,22 @@ class Screen:
                 continue
             _, offsets, data = lines.buffers()
             skip = None if unreadable is None else bytes(unreadable[position : position + count])
-            found, values = _native.screen_lines(
+            found, values, hexes = _native.screen_lines(
                 self._schema, data, offsets, lines.offset, count, skip
             )
             positions += [index + position for index in found] if position else found
             for column, more in zip(columns, values, strict=True):
                 column += more
+            fingerprints.append(hexes)
             position += count
-        return positions, dict(zip(self._read, columns, strict=True))
+        return positions, dict(zip(self._read, columns, strict=True)), _hex_array(fingerprints)
 
     def _checked(
-        self, chunk: pa.Table, positions: list[int], columns: dict[str, list[Any]]
+        self,
+        chunk: pa.Table,
+        positions: list[int],
+        columns: dict[str, list[Any]],
+        fingerprints: pa.Array | None = None,
     ) -> Screened:
         """The Arrow checks of the decoded values (`columns`: the read fields' values in the
         decoded lines); rows failing one go to the SQL."""
@@ -348,9 +373,25 @@ class Screen:
         cleared = pa.array(positions, pa.int64())
         if not pc.all(fine).as_py():
             table, cleared = table.filter(fine), cleared.filter(fine)
+            fingerprints = None if fingerprints is None else fingerprints.filter(fine)
         every = pa.array(range(chunk.num_rows), pa.int64())
         rest = every.filter(pc.invert(pc.is_in(every, value_set=cleared)))
-        return Screened(cleared, table, rest)
+        return Screened(cleared, table, rest, fingerprints)
+
+
+def _hex_array(parts: list[bytes]) -> pa.Array:
+    """The C screen's fingerprints (CONTENT_HASH_LENGTH bytes each, zeros for none) as
+    strings, null for none."""
+    data = b"".join(parts)
+    count = len(data) // CONTENT_HASH_LENGTH
+    offsets = numpy.arange(0, len(data) + 1, CONTENT_HASH_LENGTH, dtype=numpy.int32)
+    hexes = pa.Array.from_buffers(
+        pa.string(), count, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+    missing = numpy.frombuffer(data, numpy.uint8)[::CONTENT_HASH_LENGTH] == 0
+    if missing.any():
+        hexes = pc.if_else(pa.array(~missing), hexes, pa.scalar(None, pa.string()))
+    return hexes
 
 
 def _read_hook(

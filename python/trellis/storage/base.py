@@ -64,9 +64,10 @@ class Store(ABC):
     def stored_twins(self, table: str, key: str, rows: pa.Table) -> list[tuple[Any, ...]]:
         """The rows of `rows` (whose keys are stored) stored with another `record_hash`.
 
-        Returns (source_line, key, stored record as text) for each of them
-        (`stored_twins_sql`, `twins_by_lookup`). Rows may come from several
-        chunks of one source: a key may repeat, a source_line may not.
+        Returns (source_line, key, stored record_hash) for each of them
+        (`stored_twins_sql`, `twins_by_lookup`): keys and hashes only, never
+        the records. Rows may come from several chunks of one source: a key
+        may repeat, a source_line may not.
         """
 
     def records_by_key(self, table: str, key: str, keys: Sequence[str]) -> dict[str, str]:
@@ -91,8 +92,8 @@ class Store(ABC):
         """stored_twins for a few rows: their stored hashes looked up by key."""
         keys = rows.column(key).to_pylist()
         stored = self._column_by_key(table, key, "record_hash", list(dict.fromkeys(keys)))
-        listed = [
-            (line, record_key)
+        return [
+            (line, record_key, stored.get(record_key))
             for record_key, line, record_hash in zip(
                 keys,
                 rows.column("source_line").to_pylist(),
@@ -101,14 +102,6 @@ class Store(ABC):
             )
             if stored.get(record_key) != record_hash
         ]
-        return self.with_stored_records(table, key, listed)
-
-    def with_stored_records(
-        self, table: str, key: str, listed: Sequence[tuple[Any, ...]]
-    ) -> list[tuple[Any, ...]]:
-        """(source_line, key) rows of a stored_twins listing, with each key's stored record."""
-        records = self.records_by_key(table, key, [record_key for _, record_key in listed])
-        return [(line, record_key, records[record_key]) for line, record_key in listed]
 
     @abstractmethod
     def transaction(self) -> AbstractContextManager[None]:
@@ -133,14 +126,14 @@ def insert_new_sql(
 
 
 def stored_twins_sql(table: str, key: str, source: str) -> str:
-    """The (source_line, key) of staged rows whose key is stored with another hash.
+    """The (source_line, key, stored hash) of staged rows whose key is stored with another hash.
 
     It reads keys and hashes only: a join that carried the stored records
-    would read every stored record; they are fetched by key afterwards
-    (`Store.records_by_key`), for hash mismatches alone.
+    would read every stored record; those ingest still needs are fetched by
+    key afterwards (`Store.records_by_key`).
     """
     return f"""
-        select staged.source_line, staged.{key}
+        select staged.source_line, staged.{key}, stored.record_hash
         from {source} as staged
         inner join {table} as stored
             on stored.{key} = staged.{key} and stored.record_hash <> staged.record_hash

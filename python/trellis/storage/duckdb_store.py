@@ -199,8 +199,7 @@ class DuckDBStore(Store):
         if rows.num_rows <= KEY_LOOKUP_MAX:
             return self.twins_by_lookup(table, key, rows)
         staged = rows.select([key, "source_line", "record_hash"])  # noqa: F841 (read by the SQL)
-        listed = self._conn.execute(stored_twins_sql(table, key, "staged")).fetchall()
-        return self.with_stored_records(table, key, listed)
+        return self._conn.execute(stored_twins_sql(table, key, "staged")).fetchall()
 
     def records_by_key(self, table: str, key: str, keys: Sequence[str]) -> dict[str, str]:
         if len(keys) * FETCH_JOIN_RATIO < self._stored_rows(table):

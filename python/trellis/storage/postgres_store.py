@@ -83,8 +83,7 @@ class PostgresStore(Store):
 
     def stored_twins(self, table: str, key: str, rows: pa.Table) -> list[tuple[Any, ...]]:
         stage = self._stage(table, rows)
-        listed = self.query(stored_twins_sql(table, key, stage))
-        return self.with_stored_records(table, key, listed)
+        return self.query(stored_twins_sql(table, key, stage))
 
     def _stage(self, table: str, rows: pa.Table) -> str:
         """A temp table like `table` holding `rows` (COPY), loaded once per Arrow table."""
