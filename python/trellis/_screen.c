@@ -1,6 +1,7 @@
 /*
  * trellis._screen: the ingest screen's JSON pass, in C (see services/screening.py),
- * and the line split of the reader (split_lines, see services/line_chunks.py).
+ * the line split of the reader (split_lines, see services/line_chunks.py) and the
+ * key hash of the DuckDB store's key filter (hash_strings, see storage/key_filter.py).
  *
  * One pass over each line checks that it is strict JSON (RFC 8259) shaped as
  * a schema says, and keeps the spans of the string fields the screen reads.
@@ -1155,6 +1156,74 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(hash_strings_doc,
+"hash_strings(data, offsets, first, count, large) -> bytes\n\n"
+"A 128-bit hash of each of strings first .. first+count-1 of an Arrow string\n"
+"array: `data` is its data buffer (None when empty), `offsets` its offsets buffer\n"
+"(int64 when `large`, else int32). 16 bytes a string, two 64-bit words in the\n"
+"machine's byte order, well mixed (for a Bloom filter's bit positions; the\n"
+"content fingerprints' hash, so the same on every machine). Without the GIL.");
+
+static PyObject *hash_strings(PyObject *module, PyObject *args) {
+    (void)module;
+    PyObject *data_obj, *offsets_obj;
+    Py_ssize_t first, count;
+    int large;
+    if (!PyArg_ParseTuple(args, "OOnnp", &data_obj, &offsets_obj, &first, &count, &large)) {
+        return NULL;
+    }
+    Py_buffer data = {0}, offsets = {0};
+    PyObject *result = NULL;
+    if (data_obj != Py_None && PyObject_GetBuffer(data_obj, &data, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    if (PyObject_GetBuffer(offsets_obj, &offsets, PyBUF_SIMPLE) < 0) {
+        goto done;
+    }
+    const Py_ssize_t width = large ? 8 : 4, n_offsets = offsets.len / width;
+    if (first < 0 || count < 0 || first >= n_offsets || count > n_offsets - first - 1) {
+        PyErr_SetString(PyExc_ValueError, "offsets shorter than the strings");
+        goto done;
+    }
+    result = PyBytes_FromStringAndSize(NULL, 16 * count);
+    if (result == NULL) {
+        goto done;
+    }
+    uint64_t *out = (uint64_t *)PyBytes_AS_STRING(result);
+    const unsigned char *text = data.buf;
+    const int64_t text_len = data.len;
+    int outside = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < count; i++) {
+        int64_t start, stop;
+        if (large) {
+            start = ((const int64_t *)offsets.buf)[first + i];
+            stop = ((const int64_t *)offsets.buf)[first + i + 1];
+        } else {
+            start = ((const int32_t *)offsets.buf)[first + i];
+            stop = ((const int32_t *)offsets.buf)[first + i + 1];
+        }
+        if (start < 0 || start > stop || stop > text_len) {
+            outside = 1;
+            break;
+        }
+        /* one more round: a string of up to 16 bytes is not mixed by fp_bytes */
+        const Fp kept = fp_bytes(TAG_STR, text + start, (size_t)(stop - start));
+        const Fp mixed = fp_round(kept, FP_K2, FP_K3);
+        out[2 * i] = mixed.a;
+        out[2 * i + 1] = mixed.b;
+    }
+    Py_END_ALLOW_THREADS
+    if (outside) {
+        PyErr_SetString(PyExc_ValueError, "offsets out of the data buffer");
+        Py_CLEAR(result);
+    }
+done:
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&offsets);
+    return result;
+}
+
 PyDoc_STRVAR(compile_schema_doc,
 "compile_schema(node) -> schema\n\n"
 "Compile a schema of nested tuples (see trellis.services.screening) for screen_lines.");
@@ -1163,6 +1232,7 @@ static PyMethodDef methods[] = {
     {"compile_schema", compile_schema, METH_O, compile_schema_doc},
     {"screen_lines", screen_lines, METH_VARARGS, screen_lines_doc},
     {"split_lines", split_lines, METH_VARARGS, split_lines_doc},
+    {"hash_strings", hash_strings, METH_VARARGS, hash_strings_doc},
     {NULL, NULL, 0, NULL},
 };
 

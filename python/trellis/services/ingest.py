@@ -267,13 +267,15 @@ def _unique_files(paths: Sequence[Path]) -> list[Path]:
 @dataclass(frozen=True)
 class _Validated:
     """One chunk, classified: its quarantine rows and its valid rows (raw table columns),
-    the first occurrence of each id apart from later ones (None: no id repeats)."""
+    the first occurrence of each id apart from later ones (None: no id repeats), and the
+    first occurrences of the ids that repeat (None: none)."""
 
     source: str
     lines: int
     quarantine: pa.Table
     firsts: pa.Table
     later: pa.Table | None
+    repeated: pa.Table | None
 
 
 class _Ingestion:
@@ -390,7 +392,11 @@ class _Ingestion:
         quarantine = self._quarantine_rows(item.source, checked.filter(pc.invert(is_valid)))
         # here, not where the chunk is appended: the appending thread is the slower stage
         firsts, later = self._split_repeats(valid)
-        return _Validated(item.source, item.lines, quarantine, firsts, later)
+        repeated = None
+        if later is not None:
+            key = self.spec.id_column
+            repeated = firsts.filter(pc.is_in(firsts.column(key), value_set=later.column(key)))
+        return _Validated(item.source, item.lines, quarantine, firsts, later, repeated)
 
     def _valid_rows(self, source: str, rows: pa.Table) -> pa.Table:
         """Classified or cleared lines (`line`, `record_hash`, ...) shaped like the raw table
@@ -449,8 +455,8 @@ class _Ingestion:
             self._pending.add_twins(source, twins, twin_repeats)
         if later is not None and later.num_rows:
             # their first occurrence was inserted just now: judged against it here
-            no_conflicts = self._conflict_rows(source, [])
-            for rejected in self._append_repeats(source, firsts, later, no_conflicts):
+            assert validated.repeated is not None
+            for rejected in self._append_repeats(source, validated.repeated, later, set()):
                 self._pending.add_quarantine(rejected)
         if self._pending.nbytes >= PENDING_BYTES:
             self._flush()
@@ -483,8 +489,8 @@ class _Ingestion:
             for item, repeats in items:
                 if repeats is not None:
                     lines = pc.is_in(conflicts.column("source_line"), item.column("source_line"))
-                    mine = conflicts.filter(lines)
-                    rejected += self._append_repeats(source, item, repeats, mine)
+                    conflicted = set(conflicts.filter(lines).column("record_id").to_pylist())
+                    rejected += self._append_repeats(source, item, repeats, conflicted)
         self._quarantine(rejected)
 
     def _split_repeats(self, rows: pa.Table) -> tuple[pa.Table, pa.Table | None]:
@@ -586,30 +592,30 @@ class _Ingestion:
         return found
 
     def _append_repeats(
-        self, source: str, firsts: pa.Table, later: pa.Table, conflicts: pa.Table
+        self, source: str, firsts: pa.Table, later: pa.Table, conflicted: set[str]
     ) -> list[pa.Table]:
         """Later occurrences of ids of one chunk, judged against the first occurrence in memory.
 
-        A later occurrence identical to the first (same hash, or same parsed
-        content) shares its fate: a duplicate, or a conflict when the first
-        conflicted with a stored record. A different one conflicts with the
-        first, now stored, unless the first itself conflicted: then only the
-        stored record can tell, and those few are compared in the store.
+        `firsts` holds the first occurrence of each id of `later` (and maybe a few
+        others); `conflicted`, the ids whose first occurrence conflicted with a
+        stored record. A later occurrence identical to the first (same hash, or
+        same parsed content) shares its fate: a duplicate, or a conflict when
+        the first conflicted. A different one conflicts with the first, now
+        stored, unless the first itself conflicted: then only the stored record
+        can tell, and those few are compared in the store.
         """
         key = self.spec.id_column
-        wanted = firsts.filter(pc.is_in(firsts.column(key), value_set=later.column(key)))
         first = dict(
             zip(
-                wanted.column(key).to_pylist(),
+                firsts.column(key).to_pylist(),
                 zip(
-                    wanted.column("record_hash").to_pylist(),
-                    wanted.column("record").to_pylist(),
+                    firsts.column("record_hash").to_pylist(),
+                    firsts.column("record").to_pylist(),
                     strict=True,
                 ),
                 strict=True,
             )
         )
-        conflicted = set(conflicts.column("record_id").to_pylist())
         found: list[tuple[int, str, str]] = []
         unresolved: list[int] = []
         for record_id, line, record_hash, text in zip(
@@ -626,7 +632,7 @@ class _Ingestion:
                 found.append((line, record_id, text))
             else:
                 unresolved.append(line)
-        rejected = [self._conflict_rows(source, found)]
+        rejected = [self._conflict_rows(source, found)] if found else []
         if unresolved:
             lines = pa.array(unresolved, pa.int64())
             rows = later.filter(pc.is_in(later.column("source_line"), value_set=lines))
