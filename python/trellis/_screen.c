@@ -364,21 +364,13 @@ static inline uint64_t fp_mum(uint64_t x, uint64_t y) {
 #endif
 }
 
-/* 8 or 4 bytes at p as a little-endian word. */
-static inline uint64_t fp_word(const unsigned char *p) {
-    uint64_t value;
-    memcpy(&value, p, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    value = __builtin_bswap64(value);
-#endif
-    return value;
-}
-
-static inline uint64_t fp_half(const unsigned char *p) {
-    uint32_t value;
-    memcpy(&value, p, 4);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    value = __builtin_bswap32(value);
+/* n (8 or 4) bytes at p as a little-endian word. */
+static inline uint64_t fp_word(const unsigned char *p, size_t n) {
+    uint64_t value = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(&value, p, n);
+#else
+    for (size_t i = 0; i < n; i++) value |= (uint64_t)p[i] << (8 * i);
 #endif
     return value;
 }
@@ -395,11 +387,11 @@ static inline Fp fp_round(Fp state, uint64_t x, uint64_t y) {
 static Fp fp_long(uint64_t tag, const unsigned char *p, size_t n) {
     Fp state = {FP_K0 ^ tag, FP_K1 ^ (uint64_t)n};
     while (n > 16) {
-        state = fp_round(state, fp_word(p), fp_word(p + 8));
+        state = fp_round(state, fp_word(p, 8), fp_word(p + 8, 8));
         p += 16;
         n -= 16;
     }
-    return fp_round(state, fp_word(p + n - 16), fp_word(p + n - 8));
+    return fp_round(state, fp_word(p + n - 16, 8), fp_word(p + n - 8, 8));
 }
 
 /* A scalar's bytes (a string's text, a number's canonical spelling). Up to 16
@@ -411,11 +403,11 @@ static inline Fp fp_bytes(uint64_t tag, const unsigned char *p, size_t n) {
     if (n > 16) {
         return fp_long(tag, p, n);
     } else if (n >= 8) {
-        x = fp_word(p);
-        y = fp_word(p + n - 8);
+        x = fp_word(p, 8);
+        y = fp_word(p + n - 8, 8);
     } else if (n >= 4) {
-        x = fp_half(p);
-        y = fp_half(p + n - 4);
+        x = fp_word(p, 4);
+        y = fp_word(p + n - 4, 4);
     } else if (n > 0) {
         x = (uint64_t)p[0] | (uint64_t)p[n / 2] << 8 | (uint64_t)p[n - 1] << 16;
     }
