@@ -19,6 +19,10 @@ $(STAMP): pyproject.toml python/trellis/_screen.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# bytecode of the editable package, as pip writes it for the others: every
+	# `trellis` command would otherwise compile its modules again wherever
+	# PYTHONDONTWRITEBYTECODE is set (some 35 ms a command)
+	$(BIN)/python -m compileall -q python
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -24,6 +24,7 @@ buffer pays.
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import mmap
 import os
@@ -119,6 +120,9 @@ def main() -> None:
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     args = parser.parse_args()
+    # the package's bytecode, as an installed one has it (`make install` writes it too):
+    # with PYTHONDONTWRITEBYTECODE set, each step would compile trellis' modules again
+    compileall.compile_dir(PROJECT / "python", quiet=1)
     print(machine_figures())
     from trellis.services.screening import NATIVE
 

@@ -17,10 +17,31 @@ from trellis.services import line_chunks
 
 @pytest.fixture(autouse=True, params=["python", "c"])
 def native_split(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
-    """Each test once per line splitter (the C one, trellis._screen.split_lines, and Python's)."""
+    """Each test once per line splitter and hash: the C ones (trellis._screen.split_lines,
+    hash_strings) and Python's."""
     use_c: bool = request.param == "c"
     monkeypatch.setattr(line_chunks, "NATIVE_SPLIT", use_c)
+    monkeypatch.setattr(line_chunks, "NATIVE_HASH", use_c)
     return use_c
+
+
+def line_hash(line: bytes, native: bool) -> str:
+    """The hash of one line, hashed on its own (the reader hashes it in its chunk's buffer)."""
+    if not native:
+        return xxhash.xxh3_128_hexdigest(line)
+    assert line_chunks._native is not None
+    offsets = pa.array([0, len(line)], pa.int64()).buffers()[1]
+    return line_chunks._native.hash_strings(line, offsets, 0, 1, True, True).decode()
+
+
+def test_the_c_line_hash_is_pinned() -> None:
+    """Line hashes are stored (record_hash of the lines the SQL decides): a later ingest
+    must compute the same ones on any machine."""
+    assert line_hash(b"", True) == "4690cd7b06a785f37bac36a011f7cb8d"
+    assert line_hash(b'{"a": 1}', True) == "81decc25f3598f2ecbaf2442c6f1df96"
+    assert line_hash(bytes(range(256)) * 3, True) == "ae82d96a18f825f60c474debd7754a55"
+    lengths = [0, 1, 3, 4, 7, 8, 15, 16, 17, 63, 64, 65, 127, 128, 129, 1000]
+    assert len({line_hash(b"x" * length, True) for length in lengths}) == len(lengths)
 
 
 def _lines(seed: int) -> list[str]:
@@ -37,7 +58,11 @@ def _lines(seed: int) -> list[str]:
 @pytest.mark.parametrize("chunk_bytes", [64, 1000, 4096, 1 << 20])
 @pytest.mark.parametrize("layout", ["plain", "trailing-newline", "gzip"])
 def test_chunks_hold_every_line_once_in_order_without_cr(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk_bytes: int, layout: str
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    chunk_bytes: int,
+    layout: str,
+    native_split: bool,
 ) -> None:
     monkeypatch.setattr(line_chunks, "CHUNK_BYTES", chunk_bytes)
     lines = _lines(chunk_bytes)
@@ -57,17 +82,17 @@ def test_chunks_hold_every_line_once_in_order_without_cr(
     expected = [line.rstrip("\r") for line in lines]
     assert got == expected
     assert numbers == list(range(1, len(expected) + 1))
-    assert hashes == [xxhash.xxh3_128_hexdigest(line.encode()) for line in expected]
+    assert hashes == [line_hash(line.encode(), native_split) for line in expected]
 
 
-def test_record_chunks_hash_the_line_they_serialize() -> None:
+def test_record_chunks_hash_the_line_they_serialize(native_split: bool) -> None:
     records = [{"request_id": f"r-{i}", "text": "é" * i} for i in range(5)]
     (chunk,) = line_chunks.iter_record_chunks(records)
 
     texts = chunk.column("line").to_pylist()
     assert texts == [line_chunks.record_to_json(record) for record in records]
     assert chunk.column("record_hash").to_pylist() == [
-        xxhash.xxh3_128_hexdigest(text.encode()) for text in texts
+        line_hash(text.encode(), native_split) for text in texts
     ]
 
 

@@ -5,12 +5,13 @@ Every input format becomes the same thing, lines of JSON text numbered from
 Chunks are bounded in bytes, so a file of any size streams in bounded memory.
 Line ends are found with memchr (in C without Python's lock, or bytes.find),
 the text without its newlines becomes the Arrow buffer in one copy, and Arrow
-checks it is UTF-8; Python
-touches each line only to hash it (xxh3, well under a microsecond), and to
-decode it when a chunk holds invalid UTF-8 or comes from Parquet.
+checks it is UTF-8; Python touches a line only to decode it when a chunk
+holds invalid UTF-8 or comes from Parquet (and to hash it without the C
+extension).
 
-`record_hash` is the 128-bit xxh3 of the line as stored (UTF-8, without a
-trailing carriage return), in hex. The lines the C screen clears get the
+`record_hash` is a 128-bit hash of the line as stored (UTF-8, without a
+trailing carriage return) in 32 hex digits: the C extension's, or xxh3
+without it (see NATIVE_HASH). The lines the C screen clears get the
 fingerprint of their content instead (see screening.is_content_hash); this
 one stays on the lines the validation SQL decides.
 """
@@ -51,6 +52,12 @@ FIRST_CHUNK_BYTES = 2 * 1024 * 1024
 #: us a demo line (0.45 s of a 100k-request ingest, py-spy --gil), and the
 #: appends next to it waited for it.
 NATIVE_SPLIT = _native is not None
+#: Whether lines are hashed by the C extension (trellis._screen.hash_strings,
+#: outside Python's lock) or with xxh3 a line in Python: that held the lock
+#: some 0.9 us a demo line (90 ms of a 100k-request ingest, py-spy --gil).
+#: The two hashes differ: a record stored with one and resent hashed with
+#: the other is compared by content (see ingest.same_record).
+NATIVE_HASH = _native is not None
 #: Rows per chunk for row-wise inputs (Parquet, records), within CHUNK_BYTES.
 CHUNK_ROWS = 20_000
 #: Parquet rows turned into Python objects at a time.
@@ -323,13 +330,27 @@ def line_offsets(lines: pa.Array) -> list[int]:
 
 
 def _hashes(lines: pa.Array, offsets: list[int]) -> pa.Array:
-    """xxh3-128 hex digest of each line's UTF-8 bytes, read in place from the Arrow buffer."""
-    data_buffer = lines.buffers()[2]
+    """A 128-bit hash of each line's UTF-8 bytes in 32 hex digits, read in place from the
+    Arrow buffer (see NATIVE_HASH)."""
+    _, offsets_buffer, data_buffer = lines.buffers()
+    if NATIVE_HASH and len(lines):
+        assert _native is not None
+        text = _native.hash_strings(
+            data_buffer, offsets_buffer, lines.offset, len(lines), True, True
+        )
+        ends = numpy.arange(0, len(text) + 1, HASH_DIGITS, dtype=numpy.int32)
+        return pa.Array.from_buffers(
+            pa.string(), len(lines), [None, pa.py_buffer(ends), pa.py_buffer(text)]
+        )
     data = memoryview(data_buffer) if data_buffer is not None else memoryview(b"")
     digest = xxhash.xxh3_128_hexdigest
     return pa.array(
         [digest(data[start:end]) for start, end in itertools.pairwise(offsets)], pa.string()
     )
+
+
+#: Hex digits of a line's hash.
+HASH_DIGITS = 32
 
 
 def _decode(raw: bytes) -> tuple[str, bool]:
