@@ -932,17 +932,76 @@ static int parse_line(const Schema *schema, const unsigned char *line, Py_ssize_
 
 /* ------------------------------------------------------------------------- */
 
+/* The values of read field `r` in the cleared lines, as the buffers of an Arrow
+ * string array: (validity or None, offsets, data, null count); offsets are int32,
+ * or int64 (large_string) when the values pass 2 GB. The values are the lines'
+ * own bytes (no escapes: the pass refuses them in a read string). */
+static PyObject *read_column(const unsigned char *text, const int64_t *spans, int n_spans,
+                             int r, const unsigned char *cleared, Py_ssize_t count,
+                             Py_ssize_t kept) {
+    int64_t total = 0;
+    Py_ssize_t nulls = 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (!cleared[i]) continue;
+        const int64_t *span = spans + n_spans * i + 2 * r;
+        if (span[0] >= 0) {
+            total += span[1] - span[0];
+        } else {
+            nulls++;
+        }
+    }
+    const int large = total > INT32_MAX;
+    PyObject *offsets = PyBytes_FromStringAndSize(NULL, (large ? 8 : 4) * (kept + 1));
+    PyObject *data = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)total);
+    PyObject *validity = nulls ? PyBytes_FromStringAndSize(NULL, (kept + 7) / 8) : Py_NewRef(Py_None);
+    if (offsets == NULL || data == NULL || validity == NULL) {
+        Py_XDECREF(offsets);
+        Py_XDECREF(data);
+        Py_XDECREF(validity);
+        return NULL;
+    }
+    unsigned char *bits = nulls ? (unsigned char *)PyBytes_AS_STRING(validity) : NULL;
+    if (bits != NULL) memset(bits, 0, (size_t)(kept + 7) / 8);
+    char *out = PyBytes_AS_STRING(data), *offset_bytes = PyBytes_AS_STRING(offsets);
+    int64_t at = 0;
+    for (Py_ssize_t i = 0, k = 0; i < count; i++) {
+        if (!cleared[i]) continue;
+        if (large) {
+            memcpy(offset_bytes + 8 * k, &at, 8);
+        } else {
+            const int32_t small = (int32_t)at;
+            memcpy(offset_bytes + 4 * k, &small, 4);
+        }
+        const int64_t *span = spans + n_spans * i + 2 * r;
+        if (span[0] >= 0) {
+            memcpy(out + at, text + span[0], (size_t)(span[1] - span[0]));
+            at += span[1] - span[0];
+            if (bits != NULL) bits[k >> 3] |= (unsigned char)(1u << (k & 7));
+        }
+        k++;
+    }
+    if (large) {
+        memcpy(offset_bytes + 8 * kept, &at, 8);
+    } else {
+        const int32_t small = (int32_t)at;
+        memcpy(offset_bytes + 4 * kept, &small, 4);
+    }
+    return Py_BuildValue("(NNNn)", validity, offsets, data, nulls);
+}
+
 PyDoc_STRVAR(screen_lines_doc,
 "screen_lines(schema, data, offsets, first, count, skip) -> (positions, columns, fingerprints)\n\n"
 "Check lines first .. first+count-1 of an Arrow large_string array against a\n"
 "compiled schema: `data` is its data buffer, `offsets` its int64 offsets\n"
 "buffer, `skip` None or one byte a line (non-zero: not read). `positions`\n"
-"lists the cleared lines (0-based, counted from `first`); `columns` has a list\n"
-"for each read field, in order, with its value in each cleared line: a str or\n"
-"None (always None for the read fields that keep no string). Columns, not a\n"
-"tuple a line: strings are not tracked by the garbage collector, tuples are.\n"
-"`fingerprints` holds 33 bytes a cleared line: the content fingerprint of the\n"
-"line, 'c' then 32 hex digits, or 33 zero bytes where it has none.");
+"holds the cleared lines' positions (int64, counted from `first`); `columns`\n"
+"has, for each read field in order, the buffers of an Arrow string array of its\n"
+"values in the cleared lines, (validity or None, offsets, data, null count),\n"
+"offsets int32 (int64 past 2 GB of values), or None for a read field that keeps\n"
+"no string. No Python object a line: the lines are read without the GIL, and\n"
+"what comes back is a few buffers. `fingerprints` holds 33 bytes a cleared\n"
+"line: the content fingerprint of the line, 'c' then 32 hex digits, or 33 zero\n"
+"bytes where it has none.");
 
 static PyObject *screen_lines(PyObject *module, PyObject *args) {
     (void)module;
@@ -1019,50 +1078,35 @@ static PyObject *screen_lines(PyObject *module, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "offsets out of the data buffer");
         goto done;
     }
-    positions = PyList_New(kept);
+    positions = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)sizeof(int64_t) * kept);
     columns = PyList_New(n_read);
     fingerprints = PyBytes_FromStringAndSize(NULL, 33 * kept);
     if (positions == NULL || columns == NULL || fingerprints == NULL) {
         goto done;
     }
+    int64_t *position = (int64_t *)PyBytes_AS_STRING(positions);
     unsigned char *hex = (unsigned char *)PyBytes_AS_STRING(fingerprints);
-    for (int r = 0; r < n_read; r++) {
-        PyObject *column = PyList_New(kept);
-        if (column == NULL) {
-            goto done;
-        }
-        PyList_SET_ITEM(columns, r, column);
-    }
     for (Py_ssize_t i = 0, k = 0; i < count; i++) {
         if (!cleared[i]) {
             continue;
         }
-        PyObject *position = PyLong_FromSsize_t(i);
-        if (position == NULL) {
-            goto done;
-        }
-        PyList_SET_ITEM(positions, k, position);
+        position[k] = i;
         if (fps[i].a || fps[i].b) {
             hex[33 * k] = 'c';
             fp_write_hex(hex + 33 * k + 1, fps[i]);
         } else {
             memset(hex + 33 * k, 0, 33);
         }
-        const int64_t *line_spans = spans + n_spans * i;
-        for (int r = 0; r < n_read; r++) {
-            PyObject *value;
-            if (schema->read_strings[r] && line_spans[2 * r] >= 0) {
-                value = PyUnicode_DecodeUTF8((const char *)text + line_spans[2 * r],
-                                             line_spans[2 * r + 1] - line_spans[2 * r], "strict");
-                if (value == NULL) {
-                    goto done;
-                }
-            } else {
-                value = Py_NewRef(Py_None);
-            }
-            PyList_SET_ITEM(PyList_GET_ITEM(columns, r), k, value);
-        }
         k++;
+    }
+    for (int r = 0; r < n_read; r++) {
+        PyObject *column = schema->read_strings[r]
+                               ? read_column(text, spans, n_spans, r, cleared, count, kept)
+                               : Py_NewRef(Py_None);
+        if (column == NULL) {
+            goto done;
+        }
+        PyList_SET_ITEM(columns, r, column);
     }
     result = PyTuple_Pack(3, positions, columns, fingerprints);
 done:

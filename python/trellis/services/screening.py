@@ -311,15 +311,18 @@ class Screen:
             dict(zip(self._read, _transpose(values, len(self._read)), strict=True)),
         )
 
-    def _native_screen(self, chunk: pa.Table) -> tuple[list[int], dict[str, list[Any]], pa.Array]:
-        """The C screen's pass: the cleared lines' positions, the read fields' values in
-        them (a number read for its one_of comes back as None: only strings are used), and
-        their content fingerprints (null where a line has none)."""
+    def _native_screen(
+        self, chunk: pa.Table
+    ) -> tuple[pa.Array, dict[str, pa.Array | None], pa.Array]:
+        """The C screen's pass: the cleared lines' positions, the string values of the read
+        fields in them (None for a number read for its one_of: only strings are used),
+        and their content fingerprints (null where a line has none). Arrow arrays made
+        from the pass's buffers: no Python object a line."""
         assert _native is not None
         is_utf8 = chunk.column("is_utf8")
         unreadable = None if pc.all(is_utf8).as_py() else pc.invert(is_utf8).to_pylist()
-        positions: list[int] = []
-        columns: list[list[Any]] = [[] for _ in self._read]
+        positions: list[numpy.ndarray[Any, Any]] = []
+        columns: list[list[pa.Array]] = [[] for _ in self._read]
         fingerprints: list[bytes] = []
         position = 0
         for lines in chunk.column("line").chunks:
@@ -331,52 +334,85 @@ class Screen:
             found, values, hexes = _native.screen_lines(
                 self._schema, data, offsets, lines.offset, count, skip
             )
-            positions += [index + position for index in found] if position else found
-            for column, more in zip(columns, values, strict=True):
-                column += more
+            positions.append(numpy.frombuffer(found, numpy.int64) + position)
+            kept = len(found) // 8
+            for column, buffers in zip(columns, values, strict=True):
+                if buffers is not None:
+                    column.append(_string_array(kept, *buffers))
             fingerprints.append(hexes)
             position += count
-        return positions, dict(zip(self._read, columns, strict=True)), _hex_array(fingerprints)
+        cleared = pa.array(numpy.concatenate(positions) if positions else [], pa.int64())
+        read = {
+            path: pa.concat_arrays(column) if column else None
+            for path, column in zip(self._read, columns, strict=True)
+        }
+        if not positions:
+            read = dict.fromkeys(self._read, pa.array([], pa.string()))
+        return cleared, read, _hex_array(fingerprints)
 
     def _checked(
         self,
         chunk: pa.Table,
-        positions: list[int],
-        columns: dict[str, list[Any]],
+        positions: pa.Array | list[int],
+        values: Mapping[str, pa.Array | list[Any] | None],
         fingerprints: pa.Array | None = None,
     ) -> Screened:
-        """The Arrow checks of the decoded values (`columns`: the read fields' values in the
-        decoded lines); rows failing one go to the SQL."""
-        fine = pa.repeat(True, len(positions)) if positions else pa.array([], pa.bool_())
+        """The Arrow checks of the decoded values (`values`: the read fields' values in the
+        decoded lines, as strings); rows failing one go to the SQL."""
+        cleared = positions if isinstance(positions, pa.Array) else pa.array(positions, pa.int64())
+        count = len(cleared)
+        spec = self._spec
+        used = {*self._timestamps, spec.id_column, "tenant_id", spec.parent_column}
+        columns = {
+            path: column if isinstance(column, pa.Array) else pa.array(column, pa.string())
+            for path, column in values.items()
+            if path in used and column is not None
+        }
+        fine = pa.repeat(True, count) if count else pa.array([], pa.bool_())
         stamps: dict[str, pa.Array] = {}
         for path in self._timestamps:
-            text = pc.utf8_upper(pa.array(columns[path], pa.string()))
+            text = pc.utf8_upper(columns[path])
             shaped = pc.match_substring_regex(text, f"^(?:{RFC3339_PATTERN})$")
             fine = pc.and_kleene(fine, pc.or_kleene(pc.is_null(text), shaped))
             stamps[path] = _cast_timestamps(pc.if_else(shaped, text, None))
             fine = pc.and_(fine, pc.equal(pc.is_null(text), pc.is_null(stamps[path])))
-        spec = self._spec
         table = pa.table(
             {
-                "source_line": chunk.column("source_line").take(pa.array(positions, pa.int64())),
-                "record_id": pa.array(columns[spec.id_column], pa.string()),
-                "parent_id": pa.array(
-                    columns[spec.parent_column] if spec.parent_column else [None] * len(positions),
-                    pa.string(),
+                "source_line": chunk.column("source_line").take(cleared),
+                "record_id": columns[spec.id_column],
+                "parent_id": (
+                    columns[spec.parent_column]
+                    if spec.parent_column
+                    else pa.nulls(count, pa.string())
                 ),
-                "tenant_id": pc.fill_null(
-                    pa.array(columns["tenant_id"], pa.string()), DEFAULT_TENANT
-                ),
+                "tenant_id": pc.fill_null(columns["tenant_id"], DEFAULT_TENANT),
                 "created_at": stamps["created_at"],
             }
         )
-        cleared = pa.array(positions, pa.int64())
         if not pc.all(fine).as_py():
             table, cleared = table.filter(fine), cleared.filter(fine)
             fingerprints = None if fingerprints is None else fingerprints.filter(fine)
         every = pa.array(range(chunk.num_rows), pa.int64())
         rest = every.filter(pc.invert(pc.is_in(every, value_set=cleared)))
         return Screened(cleared, table, rest, fingerprints)
+
+
+def _string_array(
+    count: int, validity: bytes | None, offsets: bytes, data: bytes, nulls: int
+) -> pa.Array:
+    """A string array from the C screen's buffers of one read field (see screen_lines)."""
+    large = len(offsets) == 8 * (count + 1)
+    array = pa.Array.from_buffers(
+        pa.large_string() if large else pa.string(),
+        count,
+        [
+            None if validity is None else pa.py_buffer(validity),
+            pa.py_buffer(offsets),
+            pa.py_buffer(data),
+        ],
+        null_count=nulls,
+    )
+    return array.cast(pa.string()) if large else array
 
 
 def _hex_array(parts: list[bytes]) -> pa.Array:
