@@ -346,8 +346,6 @@ class Screen:
             path: pa.concat_arrays(column) if column else None
             for path, column in zip(self._read, columns, strict=True)
         }
-        if not positions:
-            read = dict.fromkeys(self._read, pa.array([], pa.string()))
         return cleared, read, _hex_array(fingerprints)
 
     def _checked(
@@ -358,15 +356,19 @@ class Screen:
         fingerprints: pa.Array | None = None,
     ) -> Screened:
         """The Arrow checks of the decoded values (`values`: the read fields' values in the
-        decoded lines, as strings); rows failing one go to the SQL."""
+        decoded lines, strings; None: no line was decoded); rows failing one go to the SQL."""
         cleared = positions if isinstance(positions, pa.Array) else pa.array(positions, pa.int64())
         count = len(cleared)
         spec = self._spec
         used = {*self._timestamps, spec.id_column, "tenant_id", spec.parent_column}
         columns = {
-            path: column if isinstance(column, pa.Array) else pa.array(column, pa.string())
+            path: (
+                column
+                if isinstance(column, pa.Array)
+                else pa.array(column if column is not None else [None] * count, pa.string())
+            )
             for path, column in values.items()
-            if path in used and column is not None
+            if path in used
         }
         fine = pa.repeat(True, count) if count else pa.array([], pa.bool_())
         stamps: dict[str, pa.Array] = {}
