@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 __all__ = ["UTC_TIMESTAMP", "pick"]
@@ -15,19 +17,23 @@ UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
 _Picked = TypeVar("_Picked", pa.Table, pa.ChunkedArray)
 
 
-def pick(values: _Picked, positions: Sequence[int]) -> _Picked:
+def pick(values: _Picked, positions: Sequence[int] | npt.NDArray[np.integer[Any]]) -> _Picked:
     """The rows of `values` at `positions` (ascending), as zero-copy slices of it.
 
     Positions come in long runs (the lines a check let through, the rows not
     yet stored): `take` or `filter` would copy every record's text, and
-    `take` concatenates the chunks first.
+    `take` concatenates the chunks first. The runs are found with NumPy, so
+    Python loops over runs, not rows.
     """
-    slices = []
-    start = 0
-    for end in range(1, len(positions) + 1):
-        if end == len(positions) or positions[end] != positions[end - 1] + 1:
-            slices.append(values.slice(positions[start], end - start))
-            start = end
+    at = np.asarray(positions, dtype=np.int64)
+    breaks = np.flatnonzero(np.diff(at) != 1) + 1
+    starts = np.concatenate(([0], breaks)).tolist() if len(at) else []
+    ends = np.concatenate((breaks, [len(at)])).tolist() if len(at) else []
+    firsts = at[starts].tolist()
+    slices = [
+        values.slice(first, end - start)
+        for first, start, end in zip(firsts, starts, ends, strict=True)
+    ]
     if isinstance(values, pa.Table):
         return pa.concat_tables(slices) if slices else values.slice(0, 0)
     return pa.chunked_array([piece for part in slices for piece in part.chunks], values.type)

@@ -108,11 +108,11 @@ class DuckDBStore(Store):
             # keys the filter never saw are surely new
             positions = fresh.positions(rows.column(key))
             maybe = fresh.may_hold(positions)
-            new = numpy.flatnonzero(~maybe).tolist()
-            inserted = self._insert(table, pick(marked, new), skip_stored=False)
+            surely_new = numpy.flatnonzero(~maybe)
+            inserted = self._insert(table, pick(marked, surely_new), skip_stored=False)
             stored: list[Any] = []
-            if len(new) < rows.num_rows:
-                again = pick(marked, numpy.flatnonzero(maybe).tolist())
+            if len(surely_new) < rows.num_rows:
+                again = pick(marked, numpy.flatnonzero(maybe))
                 stored = self._insert_skipping(table, key, again)
                 inserted += again.num_rows - len(stored)
             fresh.add(positions)
