@@ -9,26 +9,26 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from trellis.storage import key_filter
+from trellis import native
 from trellis.storage.key_filter import KeyFilter
 
 
 @pytest.fixture(autouse=True, params=["c", "python"])
 def hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Each test once per key hash: trellis._screen.hash_strings, and xxh3 in Python."""
-    monkeypatch.setattr(key_filter, "NATIVE_HASH", request.param == "c")
+    monkeypatch.setattr(native, "HASH_IN_C", request.param == "c")
     return str(request.param)
 
 
 def test_the_c_hash_is_built_and_checks_its_offsets() -> None:
-    native = key_filter._native
-    assert native is not None, "trellis._screen is not built: is a C compiler (gcc) installed?"
+    extension = native.extension
+    assert extension is not None, "trellis._screen is not built: is a C compiler (gcc) installed?"
     offsets = np.array([0, 2, 9], np.int32).tobytes()
-    assert len(native.hash_strings(b"abcdefghi", offsets, 0, 2, False)) == 32
+    assert len(extension.hash_strings(b"abcdefghi", offsets, 0, 2, False)) == 32
     with pytest.raises(ValueError, match="out of the data buffer"):
-        native.hash_strings(b"abc", offsets, 0, 2, False)
+        extension.hash_strings(b"abc", offsets, 0, 2, False)
     with pytest.raises(ValueError, match="shorter"):
-        native.hash_strings(b"abcdefghi", offsets, 1, 2, False)
+        extension.hash_strings(b"abcdefghi", offsets, 1, 2, False)
 
 
 def positions(keys: list[str]) -> list[Any]:

@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 import xxhash
 
+from trellis import native as native_module
 from trellis.errors import TrellisError
 from trellis.services import line_chunks
 
@@ -21,7 +22,7 @@ def native_split(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
     hash_strings) and Python's."""
     use_c: bool = request.param == "c"
     monkeypatch.setattr(line_chunks, "NATIVE_SPLIT", use_c)
-    monkeypatch.setattr(line_chunks, "NATIVE_HASH", use_c)
+    monkeypatch.setattr(native_module, "HASH_IN_C", use_c)
     return use_c
 
 

@@ -36,7 +36,11 @@ def test_a_consumer_that_stops_early_stops_the_producer() -> None:
     assert len(made) <= 5  # the first, the two queued, one being put, one more at most
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="threads have priorities of their own on Linux")
+@pytest.mark.skipif(
+    sys.platform != "linux",
+    reason="only Linux gives a thread a priority of its own; elsewhere read_ahead leaves "
+    "priorities alone by design (lowering one would lower the whole process)",
+)
 def test_the_producer_thread_runs_at_a_lower_priority_than_the_consumer() -> None:
     seen: list[tuple[int, int]] = []
 

@@ -932,6 +932,16 @@ static int parse_line(const Schema *schema, const unsigned char *line, Py_ssize_
 
 /* ------------------------------------------------------------------------- */
 
+/* Offset k of an Arrow offsets buffer, int64 when `large`, else int32. */
+static inline void put_offset(char *offsets, Py_ssize_t k, int64_t at, int large) {
+    if (large) {
+        memcpy(offsets + 8 * k, &at, 8);
+    } else {
+        const int32_t small = (int32_t)at;
+        memcpy(offsets + 4 * k, &small, 4);
+    }
+}
+
 /* The values of read field `r` in the cleared lines, as the buffers of an Arrow
  * string array: (validity or None, offsets, data, null count); offsets are int32,
  * or int64 (large_string) when the values pass 2 GB. The values are the lines'
@@ -966,12 +976,7 @@ static PyObject *read_column(const unsigned char *text, const int64_t *spans, in
     int64_t at = 0;
     for (Py_ssize_t i = 0, k = 0; i < count; i++) {
         if (!cleared[i]) continue;
-        if (large) {
-            memcpy(offset_bytes + 8 * k, &at, 8);
-        } else {
-            const int32_t small = (int32_t)at;
-            memcpy(offset_bytes + 4 * k, &small, 4);
-        }
+        put_offset(offset_bytes, k, at, large);
         const int64_t *span = spans + n_spans * i + 2 * r;
         if (span[0] >= 0) {
             memcpy(out + at, text + span[0], (size_t)(span[1] - span[0]));
@@ -980,12 +985,7 @@ static PyObject *read_column(const unsigned char *text, const int64_t *spans, in
         }
         k++;
     }
-    if (large) {
-        memcpy(offset_bytes + 8 * kept, &at, 8);
-    } else {
-        const int32_t small = (int32_t)at;
-        memcpy(offset_bytes + 4 * kept, &small, 4);
-    }
+    put_offset(offset_bytes, kept, at, large);
     return Py_BuildValue("(NNNn)", validity, offsets, data, nulls);
 }
 

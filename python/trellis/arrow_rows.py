@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-__all__ = ["UTC_TIMESTAMP", "pick"]
+__all__ = ["UTC_TIMESTAMP", "fixed_width_strings", "pick"]
 
 #: The Arrow type of every timestamp trellis reads or writes (timestamptz).
 UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -37,3 +37,11 @@ def pick(values: _Picked, positions: Sequence[int] | npt.NDArray[np.integer[Any]
     if isinstance(values, pa.Table):
         return pa.concat_tables(slices) if slices else values.slice(0, 0)
     return pa.chunked_array([piece for part in slices for piece in part.chunks], values.type)
+
+
+def fixed_width_strings(data: bytes, width: int) -> pa.Array:
+    """`data`, strings of `width` bytes one after the other, as a string array (no copy)."""
+    offsets = np.arange(0, len(data) + 1, width, dtype=np.int32)
+    return pa.Array.from_buffers(
+        pa.string(), len(data) // width, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )

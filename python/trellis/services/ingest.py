@@ -391,12 +391,7 @@ class _Ingestion:
             valid = pa.concat_tables([valid, accepted])
         quarantine = self._quarantine_rows(item.source, checked.filter(pc.invert(is_valid)))
         # here, not where the chunk is appended: the appending thread is the slower stage
-        firsts, later = self._split_repeats(valid)
-        repeated = None
-        if later is not None:
-            key = self.spec.id_column
-            repeated = firsts.filter(pc.is_in(firsts.column(key), value_set=later.column(key)))
-        return _Validated(item.source, item.lines, quarantine, firsts, later, repeated)
+        return _Validated(item.source, item.lines, quarantine, *self._split_repeats(valid))
 
     def _valid_rows(self, source: str, rows: pa.Table) -> pa.Table:
         """Classified or cleared lines (`line`, `record_hash`, ...) shaped like the raw table
@@ -493,8 +488,9 @@ class _Ingestion:
                     rejected += self._append_repeats(source, item, repeats, conflicted)
         self._quarantine(rejected)
 
-    def _split_repeats(self, rows: pa.Table) -> tuple[pa.Table, pa.Table | None]:
-        """The first occurrence of each id, and the later ones (None: no repeats).
+    def _split_repeats(self, rows: pa.Table) -> tuple[pa.Table, pa.Table | None, pa.Table | None]:
+        """The first occurrence of each id, the later ones, and the first occurrences of the
+        ids that repeat (None, None: no repeats).
 
         Only the rows of repeated ids are looked at in Python; they are few.
         """
@@ -502,7 +498,7 @@ class _Ingestion:
         counts = pc.value_counts(ids)
         repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
         if len(repeated) == 0:  # the usual case
-            return rows, None
+            return rows, None, None
         positions = pc.indices_nonzero(pc.is_in(ids, value_set=repeated))
         again = pa.table(
             {
@@ -521,13 +517,14 @@ class _Ingestion:
             seen.add(record_id)
         # the first occurrences keep their place: zero-copy slices around the later ones
         keep = sorted(set(range(rows.num_rows)) - set(later))
-        return pick(rows, keep), pick(rows, sorted(later))
+        firsts_of_repeated = sorted(set(again.column("position").to_pylist()) - set(later))
+        return pick(rows, keep), pick(rows, sorted(later)), pick(rows, firsts_of_repeated)
 
     def _rounds(self, rows: pa.Table) -> Iterator[pa.Table]:
         """`rows` split so no id repeats within a round: first occurrences, then seconds..."""
         left: pa.Table | None = rows
         while left is not None and left.num_rows:
-            firsts, left = self._split_repeats(left)
+            firsts, left, _ = self._split_repeats(left)
             yield firsts
 
     def _insert(self, rows: pa.Table) -> list[Any]:

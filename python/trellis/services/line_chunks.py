@@ -11,7 +11,7 @@ extension).
 
 `record_hash` is a 128-bit hash of the line as stored (UTF-8, without a
 trailing carriage return) in 32 hex digits: the C extension's, or xxh3
-without it (see NATIVE_HASH). The lines the C screen clears get the
+without it (see trellis.native.string_hashes). The lines the C screen clears get the
 fingerprint of their content instead (see screening.is_content_hash); this
 one stays on the lines the validation SQL decides.
 """
@@ -22,7 +22,6 @@ import base64
 import bisect
 import datetime as dt
 import decimal
-import itertools
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -32,11 +31,12 @@ from typing import Any, Protocol, cast
 import numpy
 import pyarrow as pa
 import pyarrow.compute as pc
-import xxhash
 from isal import igzip, isal_zlib
 
+from trellis.arrow_rows import fixed_width_strings
 from trellis.errors import TrellisError
 from trellis.native import extension as _native
+from trellis.native import string_hashes
 
 #: Bytes of text per chunk: large enough to amortize DuckDB's per-statement
 #: cost (planning the validation SQL takes some 20 ms), small enough that a
@@ -52,12 +52,6 @@ FIRST_CHUNK_BYTES = 2 * 1024 * 1024
 #: us a demo line (0.45 s of a 100k-request ingest, py-spy --gil), and the
 #: appends next to it waited for it.
 NATIVE_SPLIT = _native is not None
-#: Whether lines are hashed by the C extension (trellis._screen.hash_strings,
-#: outside Python's lock) or with xxh3 a line in Python: that held the lock
-#: some 0.9 us a demo line (90 ms of a 100k-request ingest, py-spy --gil).
-#: The two hashes differ: a record stored with one and resent hashed with
-#: the other is compared by content (see ingest.same_record).
-NATIVE_HASH = _native is not None
 #: Rows per chunk for row-wise inputs (Parquet, records), within CHUNK_BYTES.
 CHUNK_ROWS = 20_000
 #: Parquet rows turned into Python objects at a time.
@@ -309,9 +303,7 @@ def _chunk(first_line: int, lines: pa.Array, is_utf8: pa.Array) -> pa.Table:
     count = len(lines)
     numbers = pa.array(range(first_line, first_line + count), pa.int64())
     offsets = line_offsets(lines)
-    table = pa.Table.from_arrays(
-        [numbers, lines, is_utf8, _hashes(lines, offsets)], schema=CHUNK_SCHEMA
-    )
+    table = pa.Table.from_arrays([numbers, lines, is_utf8, _hashes(lines)], schema=CHUNK_SCHEMA)
     batches = []
     start = 0
     while start < count:
@@ -329,24 +321,9 @@ def line_offsets(lines: pa.Array) -> list[int]:
     return view[lines.offset : lines.offset + len(lines) + 1].tolist()
 
 
-def _hashes(lines: pa.Array, offsets: list[int]) -> pa.Array:
-    """A 128-bit hash of each line's UTF-8 bytes in 32 hex digits, read in place from the
-    Arrow buffer (see NATIVE_HASH)."""
-    _, offsets_buffer, data_buffer = lines.buffers()
-    if NATIVE_HASH and len(lines):
-        assert _native is not None
-        text = _native.hash_strings(
-            data_buffer, offsets_buffer, lines.offset, len(lines), True, True
-        )
-        ends = numpy.arange(0, len(text) + 1, HASH_DIGITS, dtype=numpy.int32)
-        return pa.Array.from_buffers(
-            pa.string(), len(lines), [None, pa.py_buffer(ends), pa.py_buffer(text)]
-        )
-    data = memoryview(data_buffer) if data_buffer is not None else memoryview(b"")
-    digest = xxhash.xxh3_128_hexdigest
-    return pa.array(
-        [digest(data[start:end]) for start, end in itertools.pairwise(offsets)], pa.string()
-    )
+def _hashes(lines: pa.Array) -> pa.Array:
+    """A 128-bit hash of each line's UTF-8 bytes in 32 hex digits (native.string_hashes)."""
+    return fixed_width_strings(string_hashes(lines, hex=True), HASH_DIGITS)
 
 
 #: Hex digits of a line's hash.

@@ -43,7 +43,7 @@ import numpy
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trellis.arrow_rows import UTC_TIMESTAMP, pick
+from trellis.arrow_rows import UTC_TIMESTAMP, fixed_width_strings, pick
 from trellis.native import extension as _native
 from trellis.services.contract import (
     DEFAULT_TENANT,
@@ -421,11 +421,7 @@ def _hex_array(parts: list[bytes]) -> pa.Array:
     """The C screen's fingerprints (CONTENT_HASH_LENGTH bytes each, zeros for none) as
     strings, null for none."""
     data = b"".join(parts)
-    count = len(data) // CONTENT_HASH_LENGTH
-    offsets = numpy.arange(0, len(data) + 1, CONTENT_HASH_LENGTH, dtype=numpy.int32)
-    hexes = pa.Array.from_buffers(
-        pa.string(), count, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
-    )
+    hexes = fixed_width_strings(data, CONTENT_HASH_LENGTH)
     missing = numpy.frombuffer(data, numpy.uint8)[::CONTENT_HASH_LENGTH] == 0
     if missing.any():
         hexes = pc.if_else(pa.array(~missing), hexes, pa.scalar(None, pa.string()))

@@ -14,19 +14,13 @@ the slower insert; there are no false negatives.
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import xxhash
 
-from trellis.native import extension as _native
+from trellis.native import string_hashes
 
 __all__ = ["KeyFilter"]
-
-#: Keys are hashed in C (trellis._screen.hash_strings) where it is built.
-NATIVE_HASH = _native is not None
 
 _BITS = 1 << 26
 _MASK = np.uint64(_BITS - 1)
@@ -66,31 +60,14 @@ class KeyFilter:
     def positions(keys: pa.Array | pa.ChunkedArray) -> _Positions:
         """The bit positions of `keys` (strings, no nulls): computed once for may_hold and add.
 
-        Each key is hashed where it lies in its Arrow buffer, as UTF-8: in C
-        without the GIL (trellis._screen.hash_strings, some 20 ns a key), else
-        with xxh3 a key in Python (some 1 us a key, on the appending thread).
+        Each key is hashed where it lies in its Arrow buffer, as UTF-8
+        (trellis.native.string_hashes: in C where it is built).
         """
         digests: list[bytes] = []
         if not (pa.types.is_string(keys.type) or pa.types.is_large_string(keys.type)):
             raise TypeError(f"keys must be strings, not {keys.type}")
         for chunk in keys.chunks if isinstance(keys, pa.ChunkedArray) else [keys]:
-            if len(chunk):
-                digests.append(_digests(chunk))
+            digests.append(string_hashes(chunk))
         words = np.frombuffer(b"".join(digests), np.uint64).reshape(-1, 2)
         low, high = words[:, 0], words[:, 1]
         return [low & _MASK, (low >> np.uint64(32)) & _MASK, high & _MASK]
-
-
-def _digests(chunk: pa.Array) -> bytes:
-    """16 bytes of hash a string of `chunk` (a string or large_string array)."""
-    large = pa.types.is_large_string(chunk.type)
-    _, offsets_buffer, data_buffer = chunk.buffers()
-    if NATIVE_HASH:
-        assert _native is not None
-        return _native.hash_strings(data_buffer, offsets_buffer, chunk.offset, len(chunk), large)
-    raw = memoryview(offsets_buffer)
-    offsets = raw.cast("q") if large else raw.cast("i")
-    bounds = offsets[chunk.offset : chunk.offset + len(chunk) + 1].tolist()
-    data = memoryview(data_buffer) if data_buffer is not None else memoryview(b"")
-    digest = xxhash.xxh3_128_digest
-    return b"".join(digest(data[start:end]) for start, end in itertools.pairwise(bounds))
