@@ -92,7 +92,7 @@ def input_files(folder: Path) -> list[Path]:
 
 def child(target: str, paths: list[str]) -> None:
     """Runs in the measured process: one ingest call, a JSON line of results."""
-    from trellis.services.ingest import ingest_files
+    from trellis.ingest import ingest_files
     from trellis.storage import open_store
 
     start = time.perf_counter()

@@ -43,7 +43,8 @@ RAW_TABLES: dict[str, str] = {
         ingested_at timestamptz not null
     """,
     # One row per rejected input line (contract section 4). The id is a hash of
-    # kind, file, line and text, so re-ingesting a bad file adds nothing.
+    # kind, the file's content, line and text, so re-ingesting a bad file (from
+    # any path) adds nothing.
     "quarantine": """
         quarantine_id varchar primary key,
         record_kind varchar not null,
@@ -54,6 +55,11 @@ RAW_TABLES: dict[str, str] = {
         record_id varchar,
         raw_text varchar,
         quarantined_at timestamptz not null
+    """,
+    # Settings of the raw data itself: the record_hash version (trellis.ingest.rehash).
+    "ingest_meta": """
+        name varchar primary key,
+        value varchar not null
     """,
 }
 
