@@ -706,3 +706,59 @@ def test_a_30_mb_record_is_validated_and_stored_whole(
 
     assert (report.loaded, report.quarantined) == (3, {"wrong_type": 1})
     assert size == [(len(huge),)]
+
+
+#: (value, other spelling or value, same content) inside a record's metadata.
+SPELLINGS = [
+    ('{"a": 1, "b": [1, 2]}', '{ "b": [1,2], "a": 1 }', True),
+    ('{"n": 1}', '{"n": 1.0}', True),
+    ('{"n": 1}', '{"n": 1e0}', True),
+    ('{"n": 10}', '{"n": 1E+1}', True),
+    ('{"n": 0.1}', '{"n": 1e-1}', True),
+    ('{"n": -0}', '{"n": 0.0e7}', True),
+    ('{"n": 12345678901234567890123}', '{"n": 1.2345678901234567890123e22}', True),
+    ('{"n": 0.30000000000000001}', '{"n": 0.3}', False),  # equal as floats only
+    ('{"n": -1}', '{"n": 1}', False),
+    ('{"n": 1e5}', '{"n": 1e-5}', False),
+    ('{"n": true}', '{"n": 1}', False),
+    ('{"n": false}', '{"n": 0}', False),
+    ('{"n": "1"}', '{"n": 1}', False),
+    ('{"n": null}', "{}", False),
+    ('{"n": null}', '{"n": ""}', False),
+    ('{"n": []}', '{"n": {}}', False),
+    ('{"n": [[]]}', '{"n": [[], []]}', False),
+    ('{"n": [1, 2]}', '{"n": [2, 1]}', False),
+    ('{"a": "b"}', '{"b": "a"}', False),  # key and value do not commute
+    ('{"a": {"b": 1}}', '{"a": {}, "b": 1}', False),
+    ('{"s": "\\u00e9"}', '{"s": "\u00e9"}', True),
+    ('{"s": "\\ud83d\\ude00"}', '{"s": "\U0001f600"}', True),
+    ('{"s": "\\/\\n"}', '{"s": "/\\u000A"}', True),
+    ('{"s": "a:b"}', '{"s": "a\\u003ab"}', True),
+    ('{"s": "abcdefghijklmnopq"}', '{"s": "abcdefghijklmnopr"}', False),
+]
+
+
+def test_a_resend_is_a_duplicate_exactly_when_it_holds_the_same_json_value(
+    duckdb_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Key order, white space, escapes and number spelling do not matter; types and
+    values do (`true` is not `1`, 0.30000000000000001 is not 0.3)."""
+
+    def line(index: int, value: str) -> str:
+        return to_line(request(f"s-{index:02d}")).replace(
+            '"status"', f'"metadata": {{"v": {value}}}, "status"'
+        )
+
+    first = write_jsonl(tmp_path / "a.jsonl", [line(i, a) for i, (a, _, _) in enumerate(SPELLINGS)])
+    second = write_jsonl(
+        tmp_path / "b.jsonl", [line(i, b) for i, (_, b, _) in enumerate(SPELLINGS)]
+    )
+    with open_store("duckdb") as store:
+        loaded = ingest_files(store, "requests", [first])
+        report = ingest_files(store, "requests", [second])
+        conflicts = {row[0] for row in store.query("select record_id from raw.quarantine")}
+
+    assert loaded.loaded == len(SPELLINGS)
+    expected = {f"s-{i:02d}" for i, (_, _, same) in enumerate(SPELLINGS) if not same}
+    assert conflicts == expected
+    assert report.duplicates == len(SPELLINGS) - len(expected)

@@ -1,7 +1,8 @@
 """The gateway log contract (docs/contract/gateway-log-v1.md) as msgspec Structs.
 
 The Structs are the rule table: their field types and `Meta` bounds say
-what a valid record is, and msgspec checks them in one strict pass. What a
+what a valid record is, and msgspec checks a parsed record against them
+(msgspec.convert), unknown fields skipped. What a
 type cannot say (timestamps, numbers both targets must hold as doubles,
 cross-field rules, repeated keys) is checked in trellis.ingest.validate.
 Every bound below is the range of the column the field lands in, so no
@@ -11,7 +12,7 @@ record ingest accepts breaks a cast or a test in `dbt build`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -99,10 +100,8 @@ Tokens = Annotated[int, msgspec.Meta(ge=0, le=MAX_TOKENS)] | None
 Text = str | None
 #: A timestamp: a string here, read by validate.timestamp.
 Timestamp = str
-#: A number read as a double downstream: kept raw here (any JSON value; null
-#: when absent), read by validate.double.
-Double = msgspec.Raw
-ABSENT = msgspec.Raw(b"null")
+#: A number read as a double downstream: any value here, read by validate.double.
+Double = Any
 
 
 class _Struct(msgspec.Struct, gc=False, omit_defaults=True):
@@ -111,13 +110,13 @@ class _Struct(msgspec.Struct, gc=False, omit_defaults=True):
 
 class Message(_Struct):
     role: Literal[MESSAGE_ROLES]  # type: ignore[valid-type]
-    content: str | list[msgspec.Raw] | None = None
+    content: str | list[Any] | None = None
 
 
 class Request(_Struct):
     messages: Annotated[list[Message], msgspec.Meta(min_length=1)]
-    temperature: Double = ABSENT
-    top_p: Double = ABSENT
+    temperature: Double = None
+    top_p: Double = None
     max_tokens: Annotated[int, msgspec.Meta(ge=0, le=BIGINT_MAX)] | None = None
     seed: Annotated[int, msgspec.Meta(ge=BIGINT_MIN, le=BIGINT_MAX)] | None = None
     n: Annotated[int, msgspec.Meta(ge=0, le=INT_MAX)] | None = None
@@ -140,7 +139,7 @@ class Usage(_Struct):
 
 class Response(_Struct):
     usage: Usage | None = None
-    choices: list[msgspec.Raw] | None = None
+    choices: list[Any] | None = None
 
 
 class Error(_Struct):
@@ -182,12 +181,12 @@ class RequestRecord(_Struct):
     error: Error | None = None
     fallback: Fallback | None = None
     prompt: Prompt | None = None
-    agent_config: dict[str, msgspec.Raw] | None = None
+    agent_config: dict[str, Any] | None = None
     branch: Branch | None = None
-    metadata: dict[str, msgspec.Raw] | None = None
-    latency_ms: Double = ABSENT
-    ttft_ms: Double = ABSENT
-    cost_usd: Double = ABSENT
+    metadata: dict[str, Any] | None = None
+    latency_ms: Double = None
+    ttft_ms: Double = None
+    cost_usd: Double = None
 
 
 class FeedbackRecord(_Struct):
@@ -200,9 +199,9 @@ class FeedbackRecord(_Struct):
     agent_id: OptionalId = None
     reviewer_id: OptionalId = None
     comment: Text = None
-    metadata: dict[str, msgspec.Raw] | None = None
-    completion_quality: Double = ABSENT
-    rating: Double = ABSENT
+    metadata: dict[str, Any] | None = None
+    completion_quality: Double = None
+    rating: Double = None
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 One path for every input: numbered lines (trellis.ingest.read, or records
 built in memory) are checked one by one (trellis.ingest.validate), gathered
-in batches of up to BATCH_LINES lines, and each batch is one transaction:
+in batches of up to BATCH_LINES lines, and each batch is one transaction
+(stored on a thread of its own while the next batch is checked):
 the valid rows go in as an Arrow table with one set-based insert of the new
 ids and one join that finds the conflicts (trellis.storage.base.append_new),
 the rejected lines into raw.quarantine. A crash or Ctrl-C loses at most the
@@ -22,13 +23,16 @@ report still counts its lines and says how many were already known.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy
 import pyarrow as pa
 import xxhash
 
@@ -234,13 +238,30 @@ class _Ingestion:
         lines: Iterable[Line],
         on_progress: ProgressCallback | None,
     ) -> None:
-        try:
-            for batch, last in self._batches(source, key, lines):
-                self._store(batch)
-                if on_progress is not None:
-                    on_progress(source, last)
-        except KeyboardInterrupt:
-            raise IngestInterrupted(self.report) from None
+        """Check batches on this thread while the previous one is stored on another.
+
+        The store's work (DuckDB or psycopg) runs without the GIL, so it
+        overlaps the checking, which holds it. One batch at most is in flight.
+        """
+        with ThreadPoolExecutor(1, thread_name_prefix="trellis-store") as writer:
+            stored: Future[None] | None = None
+            previous = 0
+            try:
+                for batch, last in self._batches(source, key, lines):
+                    if stored is not None:
+                        stored.result()
+                        if on_progress is not None:
+                            on_progress(source, previous)
+                    stored, previous = writer.submit(self._store, batch), last
+                if stored is not None:
+                    stored.result()
+                    if on_progress is not None:
+                        on_progress(source, previous)
+            except KeyboardInterrupt:
+                if stored is not None and not stored.cancel():
+                    with contextlib.suppress(Exception):
+                        stored.result()  # committed or rolled back: the report says which
+                raise IngestInterrupted(self.report) from None
 
     def _batches(
         self, source: str, key: str, lines: Iterable[Line]
@@ -346,9 +367,11 @@ class _Ingestion:
             columns["tenant_id"] = pa.array([r.tenant_id for r in results], pa.string())
         count = len(rows)
         columns |= {
-            "created_at": pa.array([r.created_at for r in results], _UTC_MICROS),
+            "created_at": pa.array(
+                numpy.fromiter((r.created_at for r in results), numpy.int64, count), _UTC_MICROS
+            ),
             "record_hash": pa.array([r.record_hash for r in results], pa.string()),
-            "record": pa.array([line.raw for line, _ in rows], pa.binary()).cast(pa.string()),
+            "record": _texts([line.raw for line, _ in rows]),
             "source_file": pa.repeat(pa.scalar(source, pa.string()), count),
             "source_line": pa.array([line.position for line, _ in rows], pa.int64()),
             "ingested_at": pa.repeat(pa.scalar(self.ingested_at, _UTC_MICROS), count),
@@ -385,6 +408,17 @@ class _Ingestion:
             self.store, f"{RAW_SCHEMA}.quarantine", "quarantine_id", rows, compare_hash=False
         )
         return len(quarantine) - inserted
+
+
+def _texts(raws: list[bytes]) -> pa.Array:
+    """Lines of UTF-8 text as one string array: one copy of the bytes, checked in Arrow
+    (pa.array over a list of bytes objects grows its buffer a value at a time)."""
+    offsets = numpy.zeros(len(raws) + 1, numpy.int64)
+    numpy.cumsum(numpy.fromiter(map(len, raws), numpy.int64, len(raws)), out=offsets[1:])
+    data = b"".join(raws)
+    texts = pa.LargeStringArray.from_buffers(len(raws), pa.py_buffer(offsets), pa.py_buffer(data))
+    texts.validate(full=True)
+    return texts
 
 
 def _faithful_text(original: bytes | str) -> str:

@@ -40,7 +40,8 @@ class Valid:
     record_id: str
     parent_id: str | None
     tenant_id: str
-    created_at: dt.datetime
+    #: Microseconds since 1970-01-01 UTC.
+    created_at: int
     record_hash: str
     #: The record names its tenant (else tenant_id is the default one).
     tenant_given: bool
@@ -57,21 +58,42 @@ class _Refused(ValueError):
     """A number or key the targets cannot store, found while parsing."""
 
 
-def _number(text: str) -> Any:
-    """msgspec's float_hook: a JSON number with a fraction or exponent, canonical."""
-    exponent = text.lower().partition("e")[2]
-    if len(exponent.lstrip("+-")) >= 5:
+class Fraction:
+    """A JSON number written with a fraction or an exponent, as written.
+
+    It is neither an int nor a float to the Structs, so a count written
+    `1.0` is refused where an integer belongs (PostgreSQL's bigint cast
+    refuses it too), and a double field can check what it really holds.
+    """
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _fraction(text: str) -> Fraction:
+    """msgspec's float_hook."""
+    if len(text.lower().partition("e")[2].lstrip("+-")) >= 5:
         # PostgreSQL's numeric stops at exponents of -16383 and +131072
         raise _Refused(f"number {text[:40]} has a huge exponent, which is not storable")
-    value = Decimal(text)
-    if value == value.to_integral_value() and value.adjusted() < 18:
-        return int(value)
-    return value.normalize()
+    return Fraction(text)
 
 
-_decode_value = msgspec.json.Decoder(float_hook=_number).decode
-_encode_canonical = msgspec.json.Encoder(order="sorted", decimal_format="number").encode
-_DECODERS = {kind: msgspec.json.Decoder(spec.struct) for kind, spec in c.KIND_SPECS.items()}
+def _canonical_number(value: Any) -> Any:
+    """The encoder's enc_hook: a Fraction spelled one way (integral values as integers)."""
+    if not isinstance(value, Fraction):
+        raise TypeError(f"{type(value).__name__} is not JSON")
+    number = Decimal(value.text)
+    if number == number.to_integral_value() and number.adjusted() < 4000:
+        return int(number)  # the integer's own spelling (Python prints 4300 digits at most)
+    return number.normalize()
+
+
+_decode_value = msgspec.json.Decoder(float_hook=_fraction).decode
+_encode_canonical = msgspec.json.Encoder(
+    order="sorted", decimal_format="number", enc_hook=_canonical_number
+).encode
 
 #: Per kind, the Double fields as attribute paths, with their rules.
 _NUMBERS = {
@@ -85,6 +107,8 @@ _TIMESTAMP = re.compile(
     r"(\d{4})-\d{2}-\d{2}[T ](\d{2}):\d{2}:(\d{2})(?:\.\d{1,9})?(?:Z|[+-](\d{2}):(\d{2}))"
 )
 MAX_OFFSET_HOURS = 14
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
 MIN_YEAR, MAX_YEAR = 1, 9999
 
 
@@ -152,7 +176,7 @@ def _checked(kind: c.RecordKind, raw: bytes, value: Any) -> Valid:
     if raw.count(b"[") + raw.count(b"{") > c.MAX_DEPTH and _depth(value) > c.MAX_DEPTH:
         raise _problem(c.INVALID_JSON, f"line nests deeper than {c.MAX_DEPTH} levels", record_id)
     try:
-        record: Any = _DECODERS[kind].decode(raw)
+        record: Any = msgspec.convert(value, spec.struct)
     except msgspec.ValidationError as exc:
         raise _problem(*_classified(str(exc)), record_id) from None
     try:
@@ -163,7 +187,7 @@ def _checked(kind: c.RecordKind, raw: bytes, value: Any) -> Valid:
             target: Any = record
             for name in names:
                 target = getattr(target, name, None)
-            if target is not None and bytes(target) != b"null":  # absent or null
+            if target is not None:
                 double(path, target, rule)
     except _Invalid as exc:
         raise _problem(exc.reason, exc.detail, record_id) from None
@@ -182,7 +206,7 @@ class _Invalid(Exception):
         self.reason, self.detail = reason, detail
 
 
-def _check_request(record: c.RequestRecord, created_at: dt.datetime) -> None:
+def _check_request(record: c.RequestRecord, created_at: int) -> None:
     if record.completed_at is not None:
         completed = timestamp(record.completed_at, "completed_at")
         if completed < created_at:
@@ -198,8 +222,9 @@ def _check_request(record: c.RequestRecord, created_at: dt.datetime) -> None:
             )
 
 
-def timestamp(text: str, name: str = "created_at") -> dt.datetime:
-    """An RFC 3339 timestamp as both targets read it (docs/contract, section 4)."""
+def timestamp(text: str, name: str = "created_at") -> int:
+    """An RFC 3339 timestamp as both targets read it (docs/contract, section 4), in
+    microseconds since 1970-01-01 UTC."""
     match = _TIMESTAMP.fullmatch(text)
     if match is None:
         raise _Invalid(
@@ -221,38 +246,44 @@ def timestamp(text: str, name: str = "created_at") -> dt.datetime:
         except (ValueError, OverflowError):
             value = None
         if value is not None and MIN_YEAR <= value.year <= MAX_YEAR and int(year) >= MIN_YEAR:
-            return value
+            return (value - _EPOCH) // _MICROSECOND
         why = f"not a date of years {MIN_YEAR} to {MAX_YEAR} in UTC"
     raise _Invalid(c.INVALID_TIMESTAMP, f"{name} {text[:80]!r} is not accepted: {why}")
 
 
-def double(path: str, raw: msgspec.Raw, rule: c.NumberRule) -> float:
+def double(path: str, value: Any, rule: c.NumberRule) -> float:
     """A number field both targets read as a double: finite, storable, within `rule`."""
-    text = bytes(raw)
-    if text[:1] in b'"[{tfn':
-        shown = _type_word(msgspec.json.decode(text))
-        raise _Invalid(c.WRONG_TYPE, f"{path} is {shown}, expected a number")
-    value = float(text)
-    if (
-        not math.isfinite(value)
-        or abs(value) > c.DOUBLE_MAX
-        or (abs(value) < c.DOUBLE_MIN and _NONZERO.search(text.lower().partition(b"e")[0]))
-    ):
-        raise _Invalid(c.OUT_OF_RANGE, f"{path} is {text[:40].decode()}, not storable as a double")
-    if rule.one_of and (value not in rule.one_of or not text.lstrip(b"-").isdigit()):
-        allowed = " or ".join(str(x) for x in rule.one_of)
-        raise _Invalid(c.OUT_OF_RANGE, f"{path} is {text.decode()}, expected {allowed}")
-    if rule.minimum is not None and value < rule.minimum:
-        raise _Invalid(c.OUT_OF_RANGE, f"{path} is {text.decode()}, expected >= {rule.minimum:g}")
-    if rule.maximum is not None and value > rule.maximum:
+    if isinstance(value, Fraction):
+        text = value.text
+        number = float(text)
+        if (
+            not math.isfinite(number)
+            or abs(number) > c.DOUBLE_MAX
+            or (abs(number) < c.DOUBLE_MIN and _NONZERO.search(text.lower().partition("e")[0]))
+        ):
+            raise _Invalid(c.OUT_OF_RANGE, f"{path} is {text[:40]}, not storable as a double")
+        if rule.one_of:
+            allowed = " or ".join(str(x) for x in rule.one_of)
+            raise _Invalid(c.OUT_OF_RANGE, f"{path} is {text}, expected {allowed}")
+    elif isinstance(value, int) and not isinstance(value, bool):
+        number, text = float(value) if abs(value) <= c.DOUBLE_MAX else math.inf, str(value)
+        if abs(value) > c.DOUBLE_MAX:
+            raise _Invalid(c.OUT_OF_RANGE, f"{path} is {text[:40]}, not storable as a double")
+        if rule.one_of and value not in rule.one_of:
+            allowed = " or ".join(str(x) for x in rule.one_of)
+            raise _Invalid(c.OUT_OF_RANGE, f"{path} is {text}, expected {allowed}")
+    else:
+        raise _Invalid(c.WRONG_TYPE, f"{path} is {_type_word(value)}, expected a number")
+    if rule.minimum is not None and number < rule.minimum:
+        raise _Invalid(c.OUT_OF_RANGE, f"{path} is {text}, expected >= {rule.minimum:g}")
+    if rule.maximum is not None and number > rule.maximum:
         raise _Invalid(
-            c.OUT_OF_RANGE,
-            f"{path} is {text.decode()}, expected {rule.minimum:g} to {rule.maximum:g}",
+            c.OUT_OF_RANGE, f"{path} is {text}, expected {rule.minimum:g} to {rule.maximum:g}"
         )
-    return value
+    return number
 
 
-_NONZERO = re.compile(rb"[1-9]")
+_NONZERO = re.compile(r"[1-9]")
 
 
 def _classified(message: str) -> tuple[str, str]:
