@@ -22,7 +22,7 @@ from tests.test_ingest_helpers import (
     to_line,
     write_jsonl,
 )
-from trellis.ingest import IngestReport, ingest_files, ingest_records
+from trellis.ingest import IngestReport, SourceItem, ingest_files, ingest_items, ingest_records
 from trellis.ingest import load as load_module
 from trellis.ingest.contract import REASONS
 from trellis.storage import Store, open_store
@@ -477,12 +477,12 @@ def test_blank_lines_are_skipped_and_crlf_endings_are_accepted(
     assert lines == [("a", 3), ("b", 5)]
 
 
-def test_invalid_utf8_is_quarantined_as_invalid_json(
-    duckdb_env: dict[str, str], tmp_path: Path
+def test_invalid_utf8_is_quarantined_as_invalid_json_with_its_bytes_escaped(
+    target_env: Target, tmp_path: Path
 ) -> None:
     path = tmp_path / "in.jsonl"
     path.write_bytes(json.dumps(request("a")).encode() + b'\n{"request_id": "\xff\xfe"}\n')
-    with open_store("duckdb") as store:
+    with open_store(target_env[0]) as store:  # type: ignore[arg-type]
         report = ingest_files(store, "requests", [path])
         assert quarantine_by_line(store)[2] == ("invalid_json", "line is not valid UTF-8")
         assert store.query("select raw_text from raw.quarantine") == [
@@ -762,3 +762,86 @@ def test_a_resend_is_a_duplicate_exactly_when_it_holds_the_same_json_value(
     expected = {f"s-{i:02d}" for i, (_, _, same) in enumerate(SPELLINGS) if not same}
     assert conflicts == expected
     assert report.duplicates == len(SPELLINGS) - len(expected)
+
+
+def test_feedback_for_a_request_of_another_tenant_is_quarantined(
+    target_env: Target, tmp_path: Path
+) -> None:
+    """Checked when the request is stored; feedback naming no tenant, or arriving
+    before its request, loads (the warehouse joins on id and tenant)."""
+    requests = write_jsonl(tmp_path / "r.jsonl", [request("r-acme", tenant_id="acme")])
+    feedbacks = write_jsonl(
+        tmp_path / "f.jsonl",
+        [
+            feedback("f-other", request_id="r-acme", tenant_id="globex"),
+            feedback("f-same", request_id="r-acme", tenant_id="acme"),
+            feedback("f-unnamed", request_id="r-acme"),
+            feedback("f-early", request_id="r-later", tenant_id="globex"),
+        ],
+    )
+    with open_store(target_env[0]) as store:  # type: ignore[arg-type]
+        ingest_files(store, "requests", [requests])
+        report = ingest_files(store, "feedback", [feedbacks])
+        loaded = sorted(row[0] for row in store.query("select feedback_id from raw.feedback"))
+        quarantined = quarantine_by_line(store)
+
+    assert report.quarantined == {"tenant_mismatch": 1}
+    assert quarantined[1][0] == "tenant_mismatch" and "another tenant" in quarantined[1][1]
+    assert loaded == ["f-early", "f-same", "f-unnamed"]
+
+
+def test_ingest_items_quarantines_unmapped_items_and_keeps_the_original_text(
+    target_env: Target,
+) -> None:
+    items = [
+        SourceItem(1, '{"id": "a", "src": "native"}', request("a")),
+        SourceItem(2, "<unparseable vendor line>", None, "invalid_json"),
+        SourceItem(3, '{"id": "c", "when": "nope"}', request("c", created_at="nope")),
+        SourceItem(4, '{"id": "a", "src": "native"}', request("a")),
+    ]
+    with open_store(target_env[0]) as store:  # type: ignore[arg-type]
+        report = ingest_items(store, "requests", items, source="importer:vendor-x")
+        again = ingest_items(store, "requests", items, source="importer:vendor-x")
+        rows = store.query(
+            "select source_line, reason, raw_text from raw.quarantine order by source_line"
+        )
+        stored = stored_record(store, "requests", "request_id", "a")
+
+    assert (report.loaded, report.duplicates) == (1, 1)
+    assert report.quarantined == {"invalid_json": 1, "invalid_timestamp": 1}
+    assert rows == [
+        (2, "invalid_json", "<unparseable vendor line>"),
+        (3, "invalid_timestamp", '{"id": "c", "when": "nope"}'),
+    ]
+    assert stored == request("a")
+    assert (again.loaded, again.duplicates, again.already_quarantined) == (0, 2, 2)
+
+
+def test_a_parquet_column_of_an_extension_type_is_converted(
+    target_env: Target, tmp_path: Path
+) -> None:
+    import uuid
+
+    rows = [request("u-1"), request("u-2")]
+    table = pa.Table.from_pylist(rows).append_column(
+        "trace_id", pa.array([uuid.UUID(int=1).bytes, uuid.UUID(int=2).bytes], pa.uuid())
+    )
+    path = tmp_path / "uuid.parquet"
+    pq.write_table(table, path)
+    with open_store(target_env[0]) as store:  # type: ignore[arg-type]
+        report = ingest_files(store, "requests", [path])
+        stored = stored_record(store, "requests", "request_id", "u-1")
+
+    assert report.loaded == 2
+    assert stored["trace_id"] == str(uuid.UUID(int=1))
+
+
+def test_a_utf8_byte_order_mark_at_the_start_of_a_file_is_skipped(
+    target_env: Target, tmp_path: Path
+) -> None:
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(request("a")).encode() + b"\r\n")
+    with open_store(target_env[0]) as store:  # type: ignore[arg-type]
+        report = ingest_files(store, "requests", [path])
+
+    assert (report.loaded, report.total_quarantined) == (1, 0)

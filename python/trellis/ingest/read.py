@@ -137,13 +137,15 @@ def _parquet_lines(path: Path) -> Iterator[Line]:
 
 
 def _rows(batch: pa.RecordBatch) -> list[dict[str, Any]]:
-    """Rows as dicts; extension columns (uuid, ...) read as their storage type."""
-    columns = [
-        column.storage if isinstance(column.type, pa.ExtensionType) else column
-        for column in batch.columns
-    ]
-    table = pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
-    rows = table.to_pylist()
+    """Rows as dicts; an extension type Arrow cannot convert is read as its storage."""
+    try:
+        rows = batch.to_pylist()
+    except (pa.ArrowException, ValueError, TypeError):
+        columns = [
+            column.storage if isinstance(column, pa.ExtensionArray) else column
+            for column in batch.columns
+        ]
+        rows = pa.RecordBatch.from_arrays(columns, names=batch.schema.names).to_pylist()
     for row in rows:
         for name in _OBJECT_FIELDS.intersection(row):
             value = row[name]

@@ -34,8 +34,11 @@ class PostgresStore(Store):
             raise TrellisError(
                 f"cannot connect to PostgreSQL at {where}: {_first_line(exc)}"
             ) from exc
-        for statement in raw_ddl("postgres"):
-            self._conn.execute(statement)  # DDL from code constants
+        # two sessions creating one table at once collide in the catalog: take turns
+        with self._connection_errors(), self._conn.transaction():
+            self._conn.execute("select pg_advisory_xact_lock(hashtext('trellis raw ddl'))")
+            for statement in raw_ddl("postgres"):
+                self._conn.execute(statement)  # DDL from code constants
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         with self._connection_errors(), self._conn.cursor() as cur:
