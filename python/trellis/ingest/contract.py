@@ -67,9 +67,6 @@ DEFAULT_TENANT = "default"
 MAX_ID_LENGTH = 256
 #: Largest token count: any sum of counts over a warehouse still fits a bigint.
 MAX_TOKENS = 10**12
-#: Deepest nesting of arrays and objects in a record (PostgreSQL's jsonb and
-#: the parsers have stack limits; real records nest a dozen levels).
-MAX_DEPTH = 128
 #: Largest magnitude of a number read as a double (latency, cost,
 #: temperature...); nonzero ones must also be at least DOUBLE_MIN, which
 #: PostgreSQL's double precision holds without underflow.

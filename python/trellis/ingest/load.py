@@ -283,7 +283,7 @@ class _Ingestion:
         if line.problem is not None:
             batch.quarantine.append((line, *line.problem, None))
             return
-        result, _ = check(self.kind, line.raw)
+        result = check(self.kind, line.raw)
         if isinstance(result, Problem):
             batch.quarantine.append((line, result.reason, result.detail, result.record_id))
             return
