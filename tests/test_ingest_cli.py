@@ -192,3 +192,28 @@ def test_cli_ctrl_c_stops_cleanly_and_says_what_was_committed(
     message = re.search(r"committed before the stop: ([\d,]+) loaded", stderr)
     assert message is not None, stderr
     assert int(message.group(1).replace(",", "")) == stored() < 200_000
+
+
+def test_cli_rehash_brings_older_record_hashes_to_the_content_fingerprint(
+    duckdb_env: dict[str, str], tmp_path: Path
+) -> None:
+    import duckdb
+
+    path = write_jsonl(tmp_path / "in.jsonl", [request("a"), request("b")])
+    assert _run(["requests", str(path)], duckdb_env).returncode == 0
+    with duckdb.connect(duckdb_env["TRELLIS_DUCKDB_PATH"]) as conn:
+        current = conn.execute("select record_hash from raw.requests order by 1").fetchall()
+        conn.execute("update raw.requests set record_hash = md5(request_id)")
+    rehash = subprocess.run(
+        [TRELLIS, "rehash", "--target", "duckdb"],
+        env={**os.environ, **duckdb_env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    with duckdb.connect(duckdb_env["TRELLIS_DUCKDB_PATH"]) as conn:
+        after = conn.execute("select record_hash from raw.requests order by 1").fetchall()
+
+    assert rehash.returncode == 0, rehash.stderr
+    assert "2 record hashes updated on duckdb" in rehash.stdout
+    assert after == current

@@ -235,14 +235,18 @@ def timestamp(text: str, name: str = "created_at") -> int:
         or int(offset_minutes) > 59
     ):
         why = f"offsets beyond +-{MAX_OFFSET_HOURS}:00 are not accepted"
+    elif int(year) < MIN_YEAR:
+        why = f"not a date of years {MIN_YEAR} to {MAX_YEAR} in UTC"
     else:
         try:
             value = dt.datetime.fromisoformat(text).astimezone(dt.UTC)
-        except (ValueError, OverflowError):
+        except ValueError:
+            value, why = None, "no such date or time"
+        except OverflowError:
             value = None
-        if value is not None and MIN_YEAR <= value.year <= MAX_YEAR and int(year) >= MIN_YEAR:
+        if value is not None and MIN_YEAR <= value.year <= MAX_YEAR:
             return (value - _EPOCH) // _MICROSECOND
-        why = f"not a date of years {MIN_YEAR} to {MAX_YEAR} in UTC"
+        why = why or f"not a date of years {MIN_YEAR} to {MAX_YEAR} in UTC"
     raise _Invalid(c.INVALID_TIMESTAMP, f"{name} {text[:80]!r} is not accepted: {why}")
 
 
