@@ -115,10 +115,10 @@ def _text_lines(blocks: Iterator[bytes]) -> Iterator[Line]:
         for line in lines:
             number += 1
             line = line.removesuffix(b"\r")
-            if line.strip():
+            if line and not line.isspace():  # (strip() would copy every line)
                 yield Line(number, line, line)
     rest = rest.removesuffix(b"\r")
-    if rest.strip():
+    if rest and not rest.isspace():
         yield Line(number + 1, rest, rest)
 
 
