@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from trellis.config import RAW_SCHEMA
 from trellis.ingest import contract as c
-from trellis.ingest.validate import HASH_VERSION, _ProblemError, fingerprint, parse
+from trellis.ingest.validate import HASH_VERSION, Rejected, fingerprint, parse
 from trellis.storage import Store
 
 __all__ = ["ensure_current_hashes", "rehash"]
@@ -83,7 +83,7 @@ def _set_hash(row: dict[str, Any]) -> bool:
     """Give `row` its record's current fingerprint; whether it differed."""
     try:
         value = parse(row["record"].encode("utf-8", "surrogatepass"))
-    except _ProblemError:
+    except Rejected:
         return False  # kept as stored: nothing can be compared with it anyway
     new = fingerprint(value)
     if new == row["record_hash"]:

@@ -28,7 +28,7 @@ import xxhash
 
 from trellis.ingest import contract as c
 
-__all__ = ["Problem", "Valid", "check", "fingerprint"]
+__all__ = ["Problem", "Rejected", "Valid", "check", "fingerprint", "parse"]
 
 #: Version of the record_hash meaning; trellis.ingest.rehash brings stored rows to it.
 HASH_VERSION = "xxh3-128/canonical-json/1"
@@ -115,7 +115,7 @@ def fingerprint(value: Any) -> str:
 
 
 def parse(raw: bytes) -> Any:
-    """`raw` parsed as strict JSON (numbers canonical); raises Problem on failure."""
+    """`raw` parsed as strict JSON (numbers kept as written); raises Rejected on failure."""
     try:
         return _decode_value(raw)
     except UnicodeDecodeError:
@@ -129,13 +129,15 @@ def parse(raw: bytes) -> Any:
         raise _problem(c.INVALID_JSON, _malformed(raw, message)) from None
 
 
-class _ProblemError(Exception):
+class Rejected(Exception):
+    """A line refused (parse raises it; check returns its Problem)."""
+
     def __init__(self, problem: Problem) -> None:
         self.problem = problem
 
 
-def _problem(reason: str, detail: str, record_id: str | None = None) -> _ProblemError:
-    return _ProblemError(Problem(reason, detail, record_id))
+def _problem(reason: str, detail: str, record_id: str | None = None) -> Rejected:
+    return Rejected(Problem(reason, detail, record_id))
 
 
 def _malformed(raw: bytes, message: str) -> str:
@@ -153,7 +155,7 @@ def check(kind: c.RecordKind, raw: bytes) -> Valid | Problem:
     """`raw` (one line, no line end) checked."""
     try:
         return _checked(kind, raw, parse(raw))
-    except _ProblemError as exc:
+    except Rejected as exc:
         return exc.problem
 
 
