@@ -15,7 +15,7 @@ export TRELLIS_DUCKDB_PATH ?= $(CURDIR)/warehouse.duckdb
 
 .PHONY: demo test install lint bench clean
 
-$(STAMP): pyproject.toml python/trellis/_screen.c
+$(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'

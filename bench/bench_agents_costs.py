@@ -26,8 +26,8 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_DIR / "python"))
 
 from trellis.errors import TrellisError  # noqa: E402
+from trellis.ingest import ingest_files  # noqa: E402
 from trellis.services.generate import generate  # noqa: E402
-from trellis.services.ingest import ingest_files  # noqa: E402
 from trellis.storage import open_store  # noqa: E402
 from trellis.storage.schema import raw_ddl  # noqa: E402
 

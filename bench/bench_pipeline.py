@@ -47,7 +47,7 @@ if step == "generate":
     from trellis.services.generate import generate
     generate(out, size, seed=1)
 elif step in ("ingest", "ingest-fb"):
-    from trellis.services.ingest import ingest_files
+    from trellis.ingest import ingest_files
     from trellis.storage import open_store
     kind = "requests" if step == "ingest" else "feedback"
     with open_store("duckdb") as store:
@@ -124,10 +124,6 @@ def main() -> None:
     # with PYTHONDONTWRITEBYTECODE set, each step would compile trellis' modules again
     compileall.compile_dir(PROJECT / "python", quiet=1)
     print(machine_figures())
-    from trellis.services.screening import NATIVE
-
-    screen = "C (trellis._screen)" if NATIVE else "msgspec (trellis._screen is not built)"
-    print(f"ingest screen: {screen}")
     print(
         f"{'requests':>10} {'step':<9} {'seconds':>9} {'rows/s':>10} {'cpu s':>7}"
         f" {'peak MiB':>9} {'MiB/s in':>9}"

@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from trellis.services.ingest import ingest_records
+from trellis.ingest import ingest_records
 from trellis.storage import Store
 
 T0 = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)

@@ -27,8 +27,8 @@ import numpy as np
 import pytest
 
 from tests.support.dbt import PROJECT_DIR, run_dbt
+from trellis.ingest import ingest_files
 from trellis.services.generate import generate
-from trellis.services.ingest import ingest_files
 from trellis.storage import open_store
 
 pytestmark = pytest.mark.slow

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.test_ingest_helpers import request, write_jsonl
@@ -93,3 +96,124 @@ def test_cli_unknown_target_is_a_one_line_error(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines() == [
         "trellis: error: unknown target 'oracle': choose duckdb or postgres"
     ]
+
+
+def test_cli_an_ingest_that_rejected_every_line_exits_non_zero_and_says_so(
+    duckdb_env: dict[str, str], tmp_path: Path
+) -> None:
+    path = write_jsonl(tmp_path / "in.jsonl", ["nope", request("b", status="x")])
+    result = _run(["requests", str(path)], duckdb_env)
+
+    assert result.returncode == 2
+    assert "quarantined" in result.stdout
+    assert result.stderr.strip().splitlines() == [
+        "trellis: error: every one of the 2 lines read was rejected: "
+        "see raw.quarantine (reason, detail, raw_text)"
+    ]
+
+
+def test_cli_a_pgport_that_is_not_a_number_is_a_one_line_error(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "in.jsonl", [request("a")])
+    result = _run(["requests", str(path), "--target", "postgres"], {"PGPORT": "abc"})
+
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "trellis: error: PGPORT='abc' is not a port number"
+    ]
+
+
+def _big_file(path: Path, prefix: str, ids: range) -> Path:
+    pad = "x" * 2000
+    return write_jsonl(path, [request(f"{prefix}{i:06d}", metadata={"pad": pad}) for i in ids])
+
+
+def test_cli_two_concurrent_ingests_of_overlapping_data_on_postgres_both_finish(
+    pg_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Nothing lost, nothing doubled, no deadlock: the writers take turns per batch."""
+    first = _big_file(tmp_path / "a.jsonl", "r-", range(0, 30_000))
+    second = _big_file(tmp_path / "b.jsonl", "r-", range(15_000, 45_000))
+    env = {**os.environ, **pg_env, "COLUMNS": "120"}
+    runs = [
+        subprocess.Popen(
+            [TRELLIS, "ingest", "requests", str(path), "--target", "postgres"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for path in (first, second)
+    ]
+    outputs = [run.communicate(timeout=600) for run in runs]
+    check = subprocess.run(
+        ["psql", "-Atc", "select count(*), count(distinct request_id) from raw.requests"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    for run, (_, stderr) in zip(runs, outputs, strict=True):
+        assert run.returncode == 0, stderr
+        assert "Traceback" not in stderr
+    assert check.stdout.strip() == "45000|45000"
+
+
+def test_cli_ctrl_c_stops_cleanly_and_says_what_was_committed(
+    pg_env: dict[str, str], tmp_path: Path
+) -> None:
+    path = _big_file(tmp_path / "a.jsonl", "r-", range(0, 200_000))
+    env = {**os.environ, **pg_env, "COLUMNS": "120"}
+    run = subprocess.Popen(
+        [TRELLIS, "ingest", "requests", str(path), "--target", "postgres"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def stored() -> int:
+        found = subprocess.run(
+            ["psql", "-Atc", "select count(*) from raw.requests"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        return int(found.stdout.strip() or 0) if found.returncode == 0 else 0
+
+    deadline = time.monotonic() + 300
+    while stored() == 0 and time.monotonic() < deadline and run.poll() is None:
+        time.sleep(0.2)
+    run.send_signal(signal.SIGINT)
+    _, stderr = run.communicate(timeout=300)
+
+    assert run.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    message = re.search(r"committed before the stop: ([\d,]+) loaded", stderr)
+    assert message is not None, stderr
+    assert int(message.group(1).replace(",", "")) == stored() < 200_000
+
+
+def test_cli_rehash_brings_older_record_hashes_to_the_content_fingerprint(
+    duckdb_env: dict[str, str], tmp_path: Path
+) -> None:
+    import duckdb
+
+    path = write_jsonl(tmp_path / "in.jsonl", [request("a"), request("b")])
+    assert _run(["requests", str(path)], duckdb_env).returncode == 0
+    with duckdb.connect(duckdb_env["TRELLIS_DUCKDB_PATH"]) as conn:
+        current = conn.execute("select record_hash from raw.requests order by 1").fetchall()
+        conn.execute("update raw.requests set record_hash = md5(request_id)")
+    rehash = subprocess.run(
+        [TRELLIS, "rehash", "--target", "duckdb"],
+        env={**os.environ, **duckdb_env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    with duckdb.connect(duckdb_env["TRELLIS_DUCKDB_PATH"]) as conn:
+        after = conn.execute("select record_hash from raw.requests order by 1").fetchall()
+
+    assert rehash.returncode == 0, rehash.stderr
+    assert "2 record hashes updated on duckdb" in rehash.stdout
+    assert after == current

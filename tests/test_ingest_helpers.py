@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -86,10 +84,3 @@ def stored_record(store: Store, table: str, id_column: str, record_id: str) -> d
 def quarantine_by_line(store: Store) -> dict[int, tuple[str, str]]:
     rows = store.query("select source_line, reason, detail from raw.quarantine")
     return {int(line): (reason, detail) for line, reason, detail in rows}
-
-
-def in_fresh_python(script: str) -> subprocess.CompletedProcess[str]:
-    """Run `script` in a new interpreter of this one (what it imports starts afresh)."""
-    return subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True
-    )

@@ -11,7 +11,6 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from tests.test_ingest_helpers import in_fresh_python
 from trellis.errors import TrellisError
 from trellis.storage import open_store
 
@@ -106,21 +105,3 @@ def test_a_duckdb_path_that_cannot_be_created_is_a_one_line_error(
         pass
     assert "\n" not in str(error.value)
     assert time.monotonic() - start < 10
-
-
-def test_prepare_append_pays_the_first_arrow_scan_and_writes_nothing(
-    duckdb_env: dict[str, str],
-) -> None:
-    """DuckDB's first Arrow scan in a process imports pyarrow.dataset (some 45 ms): ingest
-    has the store pay it while the first chunk is read, not at its first append."""
-    script = (
-        "import sys\n"
-        "from trellis.storage import open_store\n"
-        "with open_store('duckdb') as store:\n"
-        "    before = 'pyarrow.dataset' in sys.modules\n"
-        "    store.prepare_append('raw.requests')\n"
-        "    after = 'pyarrow.dataset' in sys.modules\n"
-        "    rows = store.query('select count(*) from raw.requests')[0][0]\n"
-        "print(before, after, rows)\n"
-    )
-    assert in_fresh_python(script).stdout.split() == ["False", "True", "0"]

@@ -12,7 +12,7 @@ from tests.openai_server import OpenAIServer, running_server
 from tests.replay_world import conversation
 from tests.support.dbt import run_dbt
 from trellis.config import TargetName
-from trellis.services.ingest import ingest_records
+from trellis.ingest import ingest_records
 from trellis.services.replay.manifest import parse_manifest
 from trellis.services.replay.service import run_replay
 from trellis.storage import open_store

@@ -73,9 +73,12 @@ def duckdb_settings() -> DuckDBSettings:
 
 
 def postgres_settings() -> PostgresSettings:
+    port = os.environ.get("PGPORT", "5432")
+    if not port.isdigit():
+        raise TrellisError(f"PGPORT={port!r} is not a port number")
     return PostgresSettings(
         host=os.environ.get("PGHOST", "127.0.0.1"),
-        port=int(os.environ.get("PGPORT", "5432")),
+        port=int(port),
         user=os.environ.get("PGUSER", "postgres"),
         password=os.environ.get("PGPASSWORD", ""),
         dbname=os.environ.get("PGDATABASE", "trellis"),

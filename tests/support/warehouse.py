@@ -14,7 +14,7 @@ import pytest
 from tests.support.dbt import run_dbt
 from tests.support.postgres import Server, temporary_database
 from trellis.config import TargetName
-from trellis.services.ingest import ingest_files
+from trellis.ingest import ingest_files
 from trellis.storage import open_store
 
 

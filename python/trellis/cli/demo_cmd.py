@@ -10,9 +10,9 @@ from rich.console import Console
 from rich.table import Table
 
 from trellis.config import TargetName, default_target, duckdb_settings
+from trellis.ingest import ingest_files
 from trellis.services import warehouse
 from trellis.services.generate import generate
-from trellis.services.ingest import ingest_files
 from trellis.storage import open_store
 
 console = Console()

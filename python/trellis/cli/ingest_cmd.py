@@ -11,8 +11,9 @@ from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElaps
 from rich.table import Table
 
 from trellis.config import resolve_target
-from trellis.services.contract import RecordKind
-from trellis.services.ingest import IngestReport, ingest_files
+from trellis.errors import TrellisError
+from trellis.ingest import IngestInterrupted, IngestReport, ingest_files, rehash
+from trellis.ingest.contract import RecordKind
 from trellis.storage import open_store
 
 ingest_app = typer.Typer(
@@ -38,6 +39,18 @@ Target = Annotated[
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
     app.add_typer(ingest_app, name="ingest")
+    app.command("rehash")(rehash_command)
+
+
+def rehash_command(target: Target = None) -> None:
+    """Recompute every stored record_hash as the content fingerprint of this version.
+
+    Ingest does it by itself when it finds older hashes; this runs it by hand.
+    """
+    chosen = resolve_target(target)
+    with open_store(chosen) as store:
+        changed = rehash(store)
+    Console().print(f"{changed:,} record hashes updated on {chosen}")
 
 
 @ingest_app.command("requests")
@@ -73,8 +86,19 @@ def _ingest(kind: RecordKind, files: list[Path], target: str | None) -> None:
                 tasks[source] = progress.add_task(Path(source).name, total=None)
             progress.update(tasks[source], completed=lines)
 
-        report = ingest_files(store, kind, files, on_progress=on_progress)
+        try:
+            report = ingest_files(store, kind, files, on_progress=on_progress)
+        except IngestInterrupted as stopped:
+            progress.stop()
+            Console().print(_summary(kind, chosen, stopped.report))
+            console.print(f"trellis: {stopped}")
+            raise typer.Exit(130) from None
     Console().print(_summary(kind, chosen, report))
+    if report.all_rejected:
+        raise TrellisError(
+            f"every one of the {report.total_quarantined:,} lines read was rejected: "
+            "see raw.quarantine (reason, detail, raw_text)"
+        )
 
 
 def _summary(kind: str, target: str, report: IngestReport) -> Table:

@@ -17,15 +17,13 @@ import pyarrow as pa
 
 from trellis.config import TargetName
 
-#: Keys per lookup in records_by_key: within DuckDB's default limit for
-#: answering an IN list from the index (index_scan_max_count, 2048).
-KEY_BATCH = 1000
-
 
 class Store(ABC):
     """A connection to one target; use it through `trellis.storage.open_store`."""
 
     target: TargetName
+    #: The type of the raw tables' `record` column.
+    json_type: str
 
     @abstractmethod
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
@@ -36,72 +34,22 @@ class Store(ABC):
         """Run one statement for its effect."""
 
     @abstractmethod
+    def execute_counted(self, sql: str, params: Sequence[Any] | None = None) -> int:
+        """Run one insert, update or delete; the rows it wrote."""
+
+    @abstractmethod
     def load_temp_table(self, name: str, like: str, rows: pa.Table) -> None:
-        """Replace session-temporary table or view `name` (the columns of table `like`) by `rows`.
+        """Replace session-temporary relation `name` (the columns of table `like`) by `rows`.
 
-        The bulk path: appends are staged here, then moved with plain SQL
-        (`insert ... select ... where not exists`) that is the same on both
-        targets. `name` and `like` are identifiers chosen by code, never input.
-        Columns of `rows` are matched to the table's columns by name.
+        The bulk path: rows are staged here, then moved with plain SQL that is
+        the same on both targets. `name` and `like` are identifiers chosen by
+        code, never input. Columns of `rows` are matched to the table's by name.
         """
 
     @abstractmethod
-    def insert_new(self, table: str, key: str, rows: pa.Table) -> list[Any]:
-        """Insert the rows whose `key` is not in `table` yet; return the keys that were.
-
-        The bulk append of ingest: columns of `rows` are named as the table's
-        (the statement is `insert_new_sql`), JSON columns hold validated JSON
-        text, and `key` is unique within `rows`. The rows of the returned keys
-        were not inserted: `stored_twins` tells which of them differ.
-        """
-
-    @abstractmethod
-    def prepare_append(self, table: str) -> None:
-        """Pay the one-time costs of appending to `table` now: ingest calls it while its
-        first rows are still being read and checked."""
-
-    @abstractmethod
-    def stored_twins(self, table: str, key: str, rows: pa.Table) -> list[tuple[Any, ...]]:
-        """The rows of `rows` (whose keys are stored) stored with another `record_hash`.
-
-        Returns (source_line, key, stored record_hash) for each of them
-        (`stored_twins_sql`, `twins_by_lookup`): keys and hashes only, never
-        the records. Rows may come from several chunks of one source: a key
-        may repeat, a source_line may not.
-        """
-
-    def records_by_key(self, table: str, key: str, keys: Sequence[str]) -> dict[str, str]:
-        """The stored records (as JSON text) of `keys`, looked up by primary key in batches."""
-        return self._column_by_key(table, key, "cast(record as varchar)", keys)
-
-    def _column_by_key(
-        self, table: str, key: str, column_sql: str, keys: Sequence[str]
-    ) -> dict[str, Any]:
-        found: dict[str, Any] = {}
-        for start in range(0, len(keys), KEY_BATCH):
-            batch = list(keys[start : start + KEY_BATCH])
-            marks = ", ".join("?" * len(batch))
-            found.update(
-                self.query(
-                    f"select {key}, {column_sql} from {table} where {key} in ({marks})", batch
-                )
-            )
-        return found
-
-    def twins_by_lookup(self, table: str, key: str, rows: pa.Table) -> list[tuple[Any, ...]]:
-        """stored_twins for a few rows: their stored hashes looked up by key."""
-        keys = rows.column(key).to_pylist()
-        stored = self._column_by_key(table, key, "record_hash", list(dict.fromkeys(keys)))
-        return [
-            (line, record_key, stored.get(record_key))
-            for record_key, line, record_hash in zip(
-                keys,
-                rows.column("source_line").to_pylist(),
-                rows.column("record_hash").to_pylist(),
-                strict=True,
-            )
-            if stored.get(record_key) != record_hash
-        ]
+    def lock_table(self, table: str) -> None:
+        """Make other writers of `table` wait until this transaction ends (PostgreSQL:
+        an advisory lock; a DuckDB file has one writer anyway)."""
 
     @abstractmethod
     def transaction(self) -> AbstractContextManager[None]:
@@ -112,29 +60,35 @@ class Store(ABC):
         """Release the connection."""
 
 
-def insert_new_sql(
-    table: str, columns: Sequence[str], source: str, skip_stored: bool = True
-) -> str:
-    """The append both stores run; the primary key skips rows already stored.
+def append_new(
+    store: Store, table: str, key: str, rows: pa.Table, compare_hash: bool = True
+) -> tuple[int, list[tuple[int, str]]]:
+    """Insert the rows of `rows` whose `key` is not stored yet (keys unique within `rows`).
 
-    `skip_stored=False` is for a source known to hold no stored key: any
-    clash then fails the statement instead of being skipped.
+    Returns the number inserted and, when `compare_hash`, the (source_line,
+    key) of the rows whose key is stored with another `record_hash`: the
+    conflicts. The other rows of stored keys are duplicates. One set-based
+    insert and one join, the same SQL on both targets; the caller holds the
+    transaction, and `lock_table` keeps concurrent ingests from interleaving.
     """
-    listed = ", ".join(columns)
-    skip = " on conflict do nothing" if skip_stored else ""
-    return f"insert into {table} ({listed}) select {listed} from {source}{skip}"
-
-
-def stored_twins_sql(table: str, key: str, source: str) -> str:
-    """The (source_line, key, stored hash) of staged rows whose key is stored with another hash.
-
-    It reads keys and hashes only: a join that carried the stored records
-    would read every stored record; those ingest still needs are fetched by
-    key afterwards (`Store.records_by_key`).
-    """
-    return f"""
-        select staged.source_line, staged.{key}, stored.record_hash
-        from {source} as staged
-        inner join {table} as stored
-            on stored.{key} = staged.{key} and stored.record_hash <> staged.record_hash
-    """
+    stage = "trellis_stage_" + table.replace(".", "_")
+    store.lock_table(table)
+    store.load_temp_table(stage, table, rows)
+    columns = ", ".join(rows.column_names)
+    values = ", ".join(
+        f"cast(staged.record as {store.json_type})" if name == "record" else f"staged.{name}"
+        for name in rows.column_names
+    )
+    inserted = store.execute_counted(
+        f"insert into {table} ({columns}) select {values} from {stage} as staged "
+        f"where not exists (select 1 from {table} as stored where stored.{key} = staged.{key})"
+    )
+    conflicts: list[tuple[int, str]] = []
+    if compare_hash and inserted < rows.num_rows:
+        found = store.query(
+            f"select staged.source_line, staged.{key} from {stage} as staged "
+            f"inner join {table} as stored on stored.{key} = staged.{key} "
+            "where stored.record_hash <> staged.record_hash"
+        )
+        conflicts = [(int(line), str(found_key)) for line, found_key in found]
+    return inserted, conflicts

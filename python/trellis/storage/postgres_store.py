@@ -13,7 +13,7 @@ import pyarrow.csv as pa_csv
 
 from trellis.config import PostgresSettings, TargetName, postgres_settings
 from trellis.errors import TrellisError
-from trellis.storage.base import Store, insert_new_sql, stored_twins_sql
+from trellis.storage.base import Store
 from trellis.storage.schema import raw_ddl
 
 CONNECT_TIMEOUT_SECONDS = 5
@@ -21,6 +21,7 @@ CONNECT_TIMEOUT_SECONDS = 5
 
 class PostgresStore(Store):
     target: TargetName = "postgres"
+    json_type = "jsonb"
 
     def __init__(self, settings: PostgresSettings) -> None:
         self.settings = settings
@@ -33,10 +34,11 @@ class PostgresStore(Store):
             raise TrellisError(
                 f"cannot connect to PostgreSQL at {where}: {_first_line(exc)}"
             ) from exc
-        for statement in raw_ddl("postgres"):
-            self._conn.execute(statement)  # DDL from code constants
-        #: temp table name -> the Arrow table it holds (identity, see _stage)
-        self._staged: dict[str, pa.Table] = {}
+        # two sessions creating one table at once collide in the catalog: take turns
+        with self._connection_errors(), self._conn.transaction():
+            self._conn.execute("select pg_advisory_xact_lock(hashtext('trellis raw ddl'))")
+            for statement in raw_ddl("postgres"):
+                self._conn.execute(statement)  # DDL from code constants
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         with self._connection_errors(), self._conn.cursor() as cur:
@@ -44,8 +46,17 @@ class PostgresStore(Store):
             return cur.fetchall() if cur.description else []
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
-        with self._connection_errors():
-            self._conn.execute(*_to_psycopg(sql, params))
+        self.execute_counted(sql, params)
+
+    def execute_counted(self, sql: str, params: Sequence[Any] | None = None) -> int:
+        with self._connection_errors(), self._conn.cursor() as cur:
+            cur.execute(*_to_psycopg(sql, params))
+            return max(cur.rowcount, 0)
+
+    def lock_table(self, table: str) -> None:
+        """A transaction-scoped advisory lock named after the table: concurrent ingests
+        take turns per batch instead of deadlocking on each other's new keys."""
+        self.execute("select pg_advisory_xact_lock(hashtext(?))", [table])
 
     @contextlib.contextmanager
     def _connection_errors(self) -> Iterator[None]:
@@ -65,32 +76,6 @@ class PostgresStore(Store):
     def load_temp_table(self, name: str, like: str, rows: pa.Table) -> None:
         with self._connection_errors():
             self._load_temp_table(name, like, rows)
-        self._staged[name] = rows
-
-    def prepare_append(self, table: str) -> None:
-        """Nothing worth paying ahead: the first append makes its staging table in a few ms."""
-
-    def insert_new(self, table: str, key: str, rows: pa.Table) -> list[Any]:
-        stage = self._stage(table, rows)
-        insert = insert_new_sql(table, rows.column_names, stage)
-        with self._connection_errors(), self._conn.cursor() as cur:
-            # the keys it skipped, not the (many) it inserted
-            cur.execute(
-                f"with inserted as ({insert} returning {key}) "
-                f"select {key} from {stage} except select {key} from inserted"
-            )
-            return [row[0] for row in cur.fetchall()]
-
-    def stored_twins(self, table: str, key: str, rows: pa.Table) -> list[tuple[Any, ...]]:
-        stage = self._stage(table, rows)
-        return self.query(stored_twins_sql(table, key, stage))
-
-    def _stage(self, table: str, rows: pa.Table) -> str:
-        """A temp table like `table` holding `rows` (COPY), loaded once per Arrow table."""
-        name = "trellis_stage_" + table.replace(".", "_")
-        if self._staged.get(name) is not rows:
-            self.load_temp_table(name, table, rows)
-        return name
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:

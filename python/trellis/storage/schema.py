@@ -1,67 +1,34 @@
 """DDL of the raw tables: the only tables trellis writes; dbt reads them as sources.
 
-One definition for both targets: only the JSON column type differs. On
-DuckDB the JSON records are zstd-compressed: DuckDB picks zstd by itself
-only for strings of 4 KB or more on average, so row groups of shorter
-records were written uncompressed (measured on demo traffic: 3 of 7 row
-groups, 250 MB for 100k requests instead of 25 MB).
-Every raw fact has a stable id (its primary key); rows are never updated.
+The statements come from the dbt macro file macros/raw_tables_ddl.sql,
+rendered here with plain Jinja: dbt runs the very same DDL before every
+command (on-run-start, macros/create_raw_tables.sql), so either side can
+create the raw tables and they never drift apart. Only the JSON column type
+differs between the targets. On DuckDB the JSON records are zstd-compressed:
+DuckDB picks zstd by itself only for strings of 4 KB or more on average.
 """
 
 from __future__ import annotations
 
-from trellis.config import RAW_SCHEMA, TargetName
+import functools
+
+import jinja2
+
+from trellis.config import PROJECT_DIR, RAW_SCHEMA, TargetName
 
 _JSON_TYPE: dict[TargetName, str] = {
     "duckdb": "json using compression zstd",
     "postgres": "jsonb",
 }
-
-#: table name -> column definitions ({json} is the target's JSON type).
-RAW_TABLES: dict[str, str] = {
-    # One row per request record (contract section 1). `record` is the
-    # whole record as received; staging parses it.
-    "requests": """
-        request_id varchar primary key,
-        tenant_id varchar not null,
-        created_at timestamptz not null,
-        record_hash varchar not null,
-        record {json} not null,
-        source_file varchar,
-        source_line bigint,
-        ingested_at timestamptz not null
-    """,
-    # One row per feedback record (contract section 2).
-    "feedback": """
-        feedback_id varchar primary key,
-        request_id varchar not null,
-        created_at timestamptz not null,
-        record_hash varchar not null,
-        record {json} not null,
-        source_file varchar,
-        source_line bigint,
-        ingested_at timestamptz not null
-    """,
-    # One row per rejected input line (contract section 4). The id is a hash of
-    # kind, file, line and text, so re-ingesting a bad file adds nothing.
-    "quarantine": """
-        quarantine_id varchar primary key,
-        record_kind varchar not null,
-        source_file varchar not null,
-        source_line bigint,
-        reason varchar not null,
-        detail varchar,
-        record_id varchar,
-        raw_text varchar,
-        quarantined_at timestamptz not null
-    """,
-}
+DDL_MACRO_FILE = PROJECT_DIR / "macros" / "raw_tables_ddl.sql"
 
 
+@functools.cache
 def raw_ddl(target: TargetName) -> list[str]:
     """Statements that create the raw schema and tables (idempotent)."""
-    statements = [f"create schema if not exists {RAW_SCHEMA}"]
-    for table, columns in RAW_TABLES.items():
-        body = columns.format(json=_JSON_TYPE[target])
-        statements.append(f"create table if not exists {RAW_SCHEMA}.{table} ({body})")
-    return statements
+    template = jinja2.Environment(autoescape=False).from_string(
+        DDL_MACRO_FILE.read_text(encoding="utf-8")
+    )
+    sql = str(template.module.raw_tables_ddl(RAW_SCHEMA, _JSON_TYPE[target]))  # type: ignore[attr-defined]
+    lines = [line for line in sql.splitlines() if not line.lstrip().startswith("--")]
+    return [statement.strip() for statement in "\n".join(lines).split(";") if statement.strip()]

@@ -100,7 +100,7 @@ class JudgeExecutor:
         return existing_records(db, "feedback", "feedback_id", ids)
 
     def ingest(self, db: Db, records: list[dict[str, Any]]) -> None:
-        from trellis.services.ingest import ingest_records
+        from trellis.ingest import ingest_records
 
         ingest_records(db, "feedback", records, source=self.source)  # type: ignore[arg-type]
 

@@ -59,7 +59,7 @@ class ReplayExecutor:
         return existing_records(db, "requests", "request_id", ids)
 
     def ingest(self, db: Db, records: list[dict[str, Any]]) -> None:
-        from trellis.services.ingest import ingest_records
+        from trellis.ingest import ingest_records
 
         ingest_records(db, "requests", records, source=self.source)  # type: ignore[arg-type]
 
