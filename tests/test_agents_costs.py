@@ -27,9 +27,9 @@ import numpy as np
 import pytest
 
 from tests.support.dbt import PROJECT_DIR, run_dbt
-from trellis_demo.generate import generate
 from trellis.services.ingest import ingest_files
 from trellis.storage import open_store
+from trellis_demo.generate import generate
 
 pytestmark = pytest.mark.slow
 

@@ -17,11 +17,11 @@ from tests.test_ingest_helpers import in_fresh_python, request, write_jsonl
 from trellis.errors import TrellisError
 from trellis.services import ingest as ingest_module
 from trellis.services import line_chunks
-from trellis_demo.generate import generate
 from trellis.services.ingest import IngestReport, ingest_files
 from trellis.services.line_chunks import TextPosition
 from trellis.services.screen_worker import CHILD_NICE, ScreeningProcess, screened_in_process
 from trellis.storage import open_store
+from trellis_demo.generate import generate
 
 _TABLES = {
     "requests": "request_id, tenant_id, created_at, record_hash, record::varchar, source_file, "

@@ -22,8 +22,8 @@ from tests.test_ingest import FEEDBACK_BREACHES, REQUEST_BREACHES, TRICKY_TEXT, 
 from tests.test_ingest_helpers import feedback, request, write_jsonl
 from trellis.services import line_chunks, screening
 from trellis.services.contract import validation_sql
-from trellis_demo.generate import generate
 from trellis.services.screening import NATIVE, Screen
+from trellis_demo.generate import generate
 
 _COLUMNS = ("source_line", "record_id", "parent_id", "tenant_id", "created_at")
 

@@ -18,8 +18,8 @@ import yaml
 from tests.openai_server import OpenAIServer, running_server
 from tests.replay_world import job_counts, load, many_roots, replay_records
 from trellis.config import TargetName
-from trellis.runners.replay.manifest import parse_manifest
 from trellis.runners.kit.cohort import enqueue
+from trellis.runners.replay.manifest import parse_manifest
 from trellis.runners.replay.service import plan
 from trellis.storage import open_store
 

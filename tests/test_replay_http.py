@@ -17,8 +17,8 @@ from trellis.runners.kit.http_client import (
     backoff_delay,
     parse_retry_after,
 )
-from trellis.runners.kit.settings import Endpoint, RunSettings
 from trellis.runners.kit.ratelimit import TokenBucket
+from trellis.runners.kit.settings import Endpoint, RunSettings
 
 BODY = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
 FAST = RunSettings(

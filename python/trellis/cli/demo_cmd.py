@@ -22,7 +22,8 @@ from trellis.services import warehouse
 from trellis.services.shell import run_sql
 from trellis.storage import open_store
 
-console = Console()
+# soft_wrap: a long line (a command to copy) is never broken in two
+console = Console(soft_wrap=True)
 
 TargetOption = Annotated[
     str | None,
@@ -37,8 +38,8 @@ _MISSING_DEMO = (
     "the demo generator is not installed: pip install 'trellis[demo]' (or `make install`)"
 )
 TRY_QUERY = (
-    "select agent_id, model, call_date, cost_usd from costs.cost_anomalies "
-    "where is_anomaly order by call_date desc limit 10"
+    "select agent_id, cost_date, cost_usd, threshold_usd from costs.cost_anomalies "
+    "order by cost_date limit 10"
 )
 
 

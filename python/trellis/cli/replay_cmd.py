@@ -185,9 +185,10 @@ def replay(
     max_cost: MaxCost = None,
 ) -> None:
     """Re-run logged calls under model, sampling, prompt or tool variants."""
+    name = resolve_target(target)
     parsed, raw = read_manifest(manifest, stale=stale)
     out = Console(soft_wrap=True)
-    with open_store(resolve_target(target)) as store:
+    with open_store(name) as store:
         the_plan = plan(store, parsed, raw)
         _print_plan(out, the_plan)
         if plan_only or dry_run:
@@ -210,9 +211,10 @@ def judge(
     max_cost: MaxCost = None,
 ) -> None:
     """Score trajectories or response groups with judge templates x judge models."""
+    name = resolve_target(target)
     parsed, raw = read_judge_manifest(manifest)
     out = Console(soft_wrap=True)
-    with open_store(resolve_target(target)) as store:
+    with open_store(name) as store:
         the_plan = plan_judge(store, parsed, raw)
         _print_plan(out, the_plan)
         if plan_only or dry_run:
