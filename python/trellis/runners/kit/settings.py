@@ -37,9 +37,7 @@ class Endpoint(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     def __post_init__(self) -> None:
         if self.key_in_manifest is not UNSET:
-            raise ValueError(
-                "put API keys in the environment and name the variable in api_key_env"
-            )
+            raise ValueError("put API keys in the environment and name the variable in api_key_env")
         msgspec.structs.force_setattr(self, "base_url", self.base_url.rstrip("/"))
 
     def api_key(self) -> str | None:
