@@ -132,7 +132,7 @@ def _print_summary(target: TargetName) -> None:
 
 
 def generate(ctx: typer.Context) -> None:
-    """Write demo gateway traffic with its true lineage (needs the [demo] extra)."""
+    """Write demo gateway traffic with its true lineage (from the optional demo extra)."""
     cli: Any = _demo_module("trellis_demo.cli")
     cli.app(args=ctx.args, prog_name="trellis generate")
 

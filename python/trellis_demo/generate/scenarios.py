@@ -385,10 +385,15 @@ def code_agent(
 def batch_eval(gen: Generator, tenant: Tenant) -> Conversation:
     """A batch job: one-shot prompts against several models, plus judge calls.
 
-    A judge call carries a candidate answer nobody logged: an orphan root.
+    A judge call carries a candidate answer nobody logged: an orphan root. Runs in the
+    middle fifth of the span hit an upstream incident: half their gpt-4o-mini calls fail,
+    while the other agents' calls to that model go on succeeding, so the batch agent's
+    confidence in it parts from the model's global score (agents.confidence_divergence).
     """
     conv = Conversation(gen, "batch_eval", tenant, "batch-evaluator", explicit=False)
     rng = conv.rng
+    progress = (conv.clock - gen.start_ms) / gen.span_ms
+    incident = 0.4 <= progress < 0.6
     models = rng.sample(AGENTS["batch-evaluator"].models, rng.randint(1, 3))
     params = {"temperature": 0.0, "max_tokens": 256, "seed": 7}
     run = gen.next_ticket()
@@ -398,7 +403,8 @@ def batch_eval(gen: Generator, tenant: Tenant) -> Conversation:
         for model in models:
             label = rng.choice(("positive", "negative", "neutral"))
             reply = answer(json.dumps({"label": label, "score": round(rng.random(), 2)}))
-            status = "error" if rng.random() < 0.02 else "success"
+            error_rate = 0.5 if incident and model == "gpt-4o-mini" else 0.02
+            status = "error" if rng.random() < error_rate else "success"
             conv.call(
                 None,
                 [conv.system, question],
