@@ -150,7 +150,8 @@ class ChatClient:
         self.settings = settings
         self.sleep = sleep
         self.rng = rng
-        ssl_context = httpx.create_ssl_context()  # one for all lanes: each costs ~30 ms to build
+        # One for all lanes: building an SSL context loads the CA bundle each time.
+        ssl_context = httpx.create_ssl_context()
         self._timeouts = {
             "connect": settings.timeout_s,
             "read": settings.timeout_s,
