@@ -30,7 +30,7 @@ from trellis.runners.kit.prices import PriceBook
 from trellis.runners.replay.manifest import parse_manifest
 from trellis.runners.replay.service import plan, run_replay
 from trellis.services.warehouse import run_dbt
-from trellis.storage import open_store
+from trellis.storage import Store, open_store
 
 TRELLIS = str(Path(sys.executable).with_name("trellis"))
 SECRET = "sk-test-0123456789abcdef"
@@ -67,6 +67,18 @@ def write(tmp_path: Path, raw: dict[str, Any], name: str = "m.yaml") -> Path:
     path = tmp_path / name
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
+
+
+def trajectory_stand_in(store: Store) -> None:
+    """One row of lineage.trajectory_units (the columns judge reads): n-root, n-a, n-b."""
+    store.execute(
+        "create table lineage.trajectory_units (trajectory_id varchar, session_key varchar, "
+        "tenant_id varchar, root_node_id varchar, leaf_node_id varchar, node_ids varchar)"
+    )
+    store.execute(
+        "insert into lineage.trajectory_units values "
+        "('t-1', 's1', 'acme', 'n-root', 'n-b', '[\"n-root\", \"n-a\", \"n-b\"]')"
+    )
 
 
 def seeded_store(target: TargetName) -> None:
@@ -154,6 +166,37 @@ def test_a_quarantined_reply_fails_its_task_and_the_next_run_stores_it(
         assert len(replay_records(store)) == 2 and job_counts(store) == {"done": 2}
 
 
+def test_a_quarantined_judge_score_fails_its_task_too(
+    duckdb_env: dict[str, str], server: OpenAIServer, tmp_path: Path
+) -> None:
+    seeded_store("duckdb")
+    with open_store("duckdb") as store:
+        trajectory_stand_in(store)
+    template = {
+        "id": "t",
+        "version": 1,
+        "parser": "last_line_score",
+        "messages": [{"role": "user", "content": "{{ final_reply }} SCORE?"}],
+    }
+    write(tmp_path, template, "template.yaml")
+    raw = {
+        "targets": {"kind": "trajectory"},
+        "templates": ["template.yaml"],
+        "judges": [{"model": "gpt-4o"}],
+        "endpoints": {"default": {"base_url": server.base_url}},
+        "run": {"max_attempts": 1},
+    }
+    path = write(tmp_path, raw, "judge.yaml")
+    server.script("nul")
+    failed = cli("judge", str(path))
+    assert failed.returncode == 1 and "0 done, 1 failed" in failed.stdout
+    assert "quarantined at ingest" in failed.stdout
+    with open_store("duckdb") as store:
+        assert store.query("select count(*) from raw.feedback")[0][0] == 0
+    retried = cli("judge", str(path))
+    assert retried.returncode == 0 and "1 done, 0 failed" in retried.stdout
+
+
 def test_stream_and_its_options_are_not_forwarded(
     duckdb_env: dict[str, str], server: OpenAIServer
 ) -> None:
@@ -213,14 +256,7 @@ def test_a_template_that_reaches_for_os_fails_in_one_line_even_under_plan(
         "endpoints": {"default": {"base_url": server.base_url}},
     }
     with open_store("duckdb") as store:
-        store.execute(
-            "create table lineage.trajectory_units (trajectory_id varchar, session_key varchar, "
-            "tenant_id varchar, root_node_id varchar, leaf_node_id varchar, node_ids varchar)"
-        )
-        store.execute(
-            "insert into lineage.trajectory_units values "
-            "('t-1', 's1', 'acme', 'n-root', 'n-b', '[\"n-root\", \"n-a\", \"n-b\"]')"
-        )
+        trajectory_stand_in(store)
     judged = subprocess.run(
         [TRELLIS, "judge", str(write(tmp_path, judge_manifest, "judge.yaml")), "--plan"],
         capture_output=True,
