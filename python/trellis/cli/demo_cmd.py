@@ -8,6 +8,9 @@ it and says in one line how to install it when it is missing.
 from __future__ import annotations
 
 import importlib
+import shlex
+import shutil
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Annotated, Any
@@ -112,6 +115,21 @@ def sql(
     console.print(table)
 
 
+def _self_command() -> str:
+    """How to run this same `trellis` from here: `trellis` when it is the one on PATH, else
+    its path (e.g. `.venv/bin/trellis` after `make demo`, with no virtualenv activated)."""
+    exe = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
+    if exe is None or not exe.is_file():
+        return "trellis"
+    on_path = shutil.which("trellis")
+    if on_path is not None and Path(on_path).resolve() == exe:
+        return "trellis"
+    try:
+        return shlex.quote(str(exe.relative_to(Path.cwd())))
+    except ValueError:
+        return shlex.quote(str(exe))
+
+
 def _print_summary(target: TargetName) -> None:
     with open_store(target) as store:
         counts = warehouse.mart_row_counts(store)
@@ -128,7 +146,8 @@ def _print_summary(target: TargetName) -> None:
     if target == "duckdb":
         console.print(f"DuckDB warehouse: {duckdb_settings().path.resolve()}", markup=False)
     console.print("Explore it:", markup=False)
-    console.print(f'  trellis sql{where} "{TRY_QUERY}"', markup=False, highlight=False)
+    command = f"{_self_command()} sql{where} {shlex.quote(TRY_QUERY)}"
+    console.print(f"  {command}", markup=False, highlight=False)
 
 
 def generate(ctx: typer.Context) -> None:
