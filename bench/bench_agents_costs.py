@@ -27,9 +27,9 @@ sys.path.insert(0, str(PROJECT_DIR / "python"))
 
 from trellis.errors import TrellisError  # noqa: E402
 from trellis.ingest import ingest_files  # noqa: E402
-from trellis.services.generate import generate  # noqa: E402
 from trellis.storage import open_store  # noqa: E402
 from trellis.storage.schema import raw_ddl  # noqa: E402
+from trellis_demo.generate import generate  # noqa: E402
 
 # Setup only, when the ingest service cannot load the run: the records as they
 # are, first copy of an id wins (the generated traffic has no malformed lines).

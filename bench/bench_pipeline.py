@@ -44,7 +44,7 @@ step, out, db, size = sys.argv[1], Path(sys.argv[2]), sys.argv[3], int(sys.argv[
 began = time.perf_counter()
 rows = size
 if step == "generate":
-    from trellis.services.generate import generate
+    from trellis_demo.generate import generate
     generate(out, size, seed=1)
 elif step in ("ingest", "ingest-fb"):
     from trellis.ingest import ingest_files

@@ -32,9 +32,10 @@ sys.path.insert(0, str(PROJECT_DIR))
 
 from tests.replay_world import load, many_roots  # noqa: E402
 
-from trellis.services.replay.executor import ReplayExecutor  # noqa: E402
-from trellis.services.replay.manifest import parse_manifest  # noqa: E402
-from trellis.services.replay.service import enqueue, plan, work  # noqa: E402
+from trellis.runners.kit.cohort import enqueue, work  # noqa: E402
+from trellis.runners.replay.executor import ReplayExecutor  # noqa: E402
+from trellis.runners.replay.manifest import parse_manifest  # noqa: E402
+from trellis.runners.replay.service import plan  # noqa: E402
 from trellis.storage import open_store  # noqa: E402
 
 
@@ -69,8 +70,8 @@ def scenario(name: str, nodes: int, latency_ms: float, concurrency: int) -> dict
             }
             manifest = parse_manifest(raw)
             started = time.perf_counter()
-            the_plan = plan(store, manifest)
-            enqueue(store, manifest, the_plan, raw)
+            the_plan = plan(store, manifest, raw)
+            enqueue(store, the_plan)
             planned = time.perf_counter() - started
             endpoints = {"gpt-4o-mini": manifest.endpoint_for("gpt-4o-mini")}
             started = time.perf_counter()
@@ -95,8 +96,8 @@ def bare_client_rate(latency_ms: float, concurrency: int, calls: int) -> float:
     """The ceiling on this machine: the same lanes and server, no job log, records or ingest."""
     import asyncio
 
-    from trellis.services.replay.http_client import ChatClient
-    from trellis.services.replay.manifest import Endpoint, RunSettings
+    from trellis.runners.kit.http_client import ChatClient
+    from trellis.runners.kit.settings import Endpoint, RunSettings
 
     body = {"model": "m", "messages": [{"role": "user", "content": "question"}]}
 

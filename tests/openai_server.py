@@ -12,7 +12,11 @@ told to misbehave: every request takes the next behaviour from a FIFO script
 - `500`: HTTP 500 with an OpenAI error body; `400`: HTTP 400 (not retryable);
 - `hang`: never answers (until the client gives up and closes);
 - `malformed`: HTTP 200 whose body is not JSON;
-- `drop`: closes the connection without answering.
+- `drop`: closes the connection without answering;
+- `nul`: a completion whose reply holds a NUL character (ingest quarantines it);
+- `negative_usage`: a completion with `usage.prompt_tokens: -5` (quarantined too);
+- `echo_auth`: HTTP 400 whose error message echoes the request's Authorization
+  header, as some proxies do.
 
 Run it on its own for benchmarks: `python -m tests.openai_server --latency-ms 100`
 prints `PORT <n>` and serves until killed.
@@ -183,6 +187,9 @@ class _Connection(asyncio.Protocol):
             return _error(500, "internal error")
         if name == "400":
             return _error(400, "bad request")
+        if name == "echo_auth":
+            echoed = headers.get("authorization", "")
+            return _error(400, f"invalid key; you sent Authorization: {echoed}")
         # The latency counts from the request's arrival, as a real backend's would:
         # time spent queued behind other requests on this server is part of it.
         delay = float(arg) if name == "slow" else self.state.latency
@@ -191,7 +198,12 @@ class _Connection(asyncio.Protocol):
             await asyncio.sleep(remaining)
         if name == "malformed":
             return _response(200, b'{"id": "chatcmpl-broken", "choices": [')
-        return _response(200, json.dumps(completion_for(body, self.state.replier)).encode())
+        completion = completion_for(body, self.state.replier)
+        if name == "nul":
+            completion["choices"][0]["message"]["content"] = "half\u0000reply"
+        if name == "negative_usage":
+            completion["usage"]["prompt_tokens"] = -5
+        return _response(200, json.dumps(completion).encode())
 
 
 class OpenAIServer:

@@ -28,8 +28,8 @@ import pytest
 
 from tests.support.dbt import PROJECT_DIR, run_dbt
 from trellis.ingest import ingest_files
-from trellis.services.generate import generate
 from trellis.storage import open_store
+from trellis_demo.generate import generate
 
 pytestmark = pytest.mark.slow
 

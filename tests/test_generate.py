@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 
 from trellis.cli import app
 from trellis.errors import TrellisError
-from trellis.services.generate import GenerateSummary, generate
-from trellis.services.lineage_reference import resolve
+from trellis_demo.generate import GenerateSummary, generate
+from trellis_demo.lineage_reference import resolve
 
 STATUSES = {"success", "error", "timeout", "fallback", "cancelled"}
 OUTCOMES = {"success", "fallback", "timeout", "error", "user_rejected"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trellis.services.lineage_reference import TruthNode, resolve
+from trellis_demo.lineage_reference import TruthNode, resolve
 
 SYSTEM = {"role": "system", "content": "be brief"}
 ASK = {"role": "user", "content": "hello"}
@@ -328,7 +328,7 @@ def test_a_chain_a_thousand_deep_resolves_without_recursion() -> None:
 
 
 def test_null_content_reads_as_empty_text_like_the_dbt_models() -> None:
-    from trellis.services.lineage_reference import canonical_message
+    from trellis_demo.lineage_reference import canonical_message
 
     call = {"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}
     assert canonical_message({"role": "assistant", "content": None, "tool_calls": [call]}) == (

@@ -94,7 +94,7 @@ def test_cli_unknown_target_is_a_one_line_error(tmp_path: Path) -> None:
 
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
-        "trellis: error: unknown target 'oracle': choose duckdb or postgres"
+        "trellis: error: unknown target 'oracle' in --target: choose one of duckdb, postgres"
     ]
 
 

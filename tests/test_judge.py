@@ -14,10 +14,11 @@ from tests.openai_server import OpenAIServer, running_server
 from tests.replay_world import conversation, job_counts, load
 from trellis.config import TargetName
 from trellis.errors import TrellisError
-from trellis.services.judge.manifest import parse_judge_manifest
-from trellis.services.judge.parsers import parse_score
-from trellis.services.judge.service import run_judge
-from trellis.services.judge.templates import parse_template
+from trellis.runners.judge.manifest import parse_judge_manifest
+from trellis.runners.judge.parsers import parse_score
+from trellis.runners.judge.planner import plan_judge
+from trellis.runners.judge.service import run_judge
+from trellis.runners.judge.templates import parse_template
 from trellis.storage import Store, open_store
 
 TEMPLATE = {
@@ -146,7 +147,10 @@ def write(
 
 def judge(store: Store, path: Path) -> Any:
     raw = yaml.safe_load(path.read_text())
-    return run_judge(store, parse_judge_manifest(raw, path.parent, str(path)), raw)
+    """(the plan, how many tasks were new, the run's summary)."""
+    manifest = parse_judge_manifest(raw, path.parent, str(path))
+    result = run_judge(store, plan_judge(store, manifest, raw))
+    return result.plan, result.new_tasks, result.summary
 
 
 def feedback(store: Store) -> list[dict[str, Any]]:

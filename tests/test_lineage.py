@@ -16,7 +16,7 @@ import pytest
 
 from tests import lineage_edge_cases as edge
 from tests.support.warehouse import Warehouse, read_jsonl, warehouse, write_jsonl
-from trellis.services.generate import generate
+from trellis_demo.generate import generate
 
 pytestmark = pytest.mark.slow
 

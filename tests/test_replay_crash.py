@@ -18,8 +18,9 @@ import yaml
 from tests.openai_server import OpenAIServer, running_server
 from tests.replay_world import job_counts, load, many_roots, replay_records
 from trellis.config import TargetName
-from trellis.services.replay.manifest import parse_manifest
-from trellis.services.replay.service import enqueue, plan
+from trellis.runners.kit.cohort import enqueue
+from trellis.runners.replay.manifest import parse_manifest
+from trellis.runners.replay.service import plan
 from trellis.storage import open_store
 
 TASKS = 150
@@ -116,7 +117,7 @@ def test_two_workers_share_a_cohort_and_reclaim_the_tasks_of_a_dead_one(
         manifest = write_manifest(tmp_path, slow_server, batch_size=8)
         raw = yaml.safe_load(manifest.read_text())
         parsed = parse_manifest(raw)
-        enqueue(store, parsed, plan(store, parsed), raw)
+        enqueue(store, plan(store, parsed, raw))
     first = start(manifest, "postgres", pg_env)
     second = start(manifest, "postgres", pg_env)
     with open_store("postgres") as store:  # kill the first once both have finished some tasks

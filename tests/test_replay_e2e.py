@@ -12,9 +12,9 @@ from tests.openai_server import OpenAIServer, running_server
 from tests.replay_world import conversation
 from tests.support.dbt import run_dbt
 from trellis.config import TargetName
+from trellis.runners.replay.manifest import parse_manifest
+from trellis.runners.replay.service import plan, run_replay
 from trellis.ingest import ingest_records
-from trellis.services.replay.manifest import parse_manifest
-from trellis.services.replay.service import run_replay
 from trellis.storage import open_store
 
 pytestmark = pytest.mark.slow
@@ -41,7 +41,7 @@ def test_a_replay_folds_into_the_tree_as_a_sibling_of_the_replayed_node(
         "run": {"concurrency": 2},
     }
     with open_store(target) as store:
-        _, summary = run_replay(store, parse_manifest(raw), raw)
+        summary = run_replay(store, plan(store, parse_manifest(raw), raw)).summary
         assert summary.done == 1
     run_dbt(["build", "--select", "+tag:lineage"], env, target, tmp_path / "dbt2")
     with open_store(target) as store:

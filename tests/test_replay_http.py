@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 
 from tests.openai_server import OpenAIServer, running_server
-from trellis.services.replay.http_client import (
+from trellis.runners.kit.http_client import (
     CallResult,
     ChatClient,
     backoff_delay,
     parse_retry_after,
 )
-from trellis.services.replay.manifest import Endpoint, RunSettings
-from trellis.services.replay.ratelimit import TokenBucket
+from trellis.runners.kit.ratelimit import TokenBucket
+from trellis.runners.kit.settings import Endpoint, RunSettings
 
 BODY = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
 FAST = RunSettings(

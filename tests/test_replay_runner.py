@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,10 +13,10 @@ from tests.openai_server import OpenAIServer, running_server
 from tests.replay_world import conversation, job_counts, load, many_roots, replay_records, request
 from trellis.config import TargetName
 from trellis.errors import TrellisError
-from trellis.services.replay.manifest import parse_manifest
-from trellis.services.replay.prices import PriceTable
-from trellis.services.replay.service import plan, run_replay
-from trellis.services.replay.stale import CurrentVersions
+from trellis.runners.replay.manifest import parse_manifest
+from trellis.runners.replay.planner import plan_replay
+from trellis.runners.replay.service import plan, run_replay
+from trellis.runners.replay.stale import CurrentVersions
 from trellis.storage import Store, open_store
 
 
@@ -56,7 +55,9 @@ def manifest(server: OpenAIServer, **overrides: Any) -> dict[str, Any]:
 
 
 def run(store: Store, raw: dict[str, Any]) -> Any:
-    return run_replay(store, parse_manifest(raw), raw)
+    """(the cohort run, its summary)."""
+    result = run_replay(store, plan(store, parse_manifest(raw), raw))
+    return result, result.summary
 
 
 def test_node_mode_replays_each_node_as_a_sibling_under_each_variant(
@@ -194,21 +195,18 @@ def test_claims_another_worker_still_holds_are_finished_not_left_behind(
     assert job_counts(store) == {"done": 6}
 
 
-def test_plan_counts_tasks_tokens_and_cost_from_the_price_table(
-    store: Store, server: OpenAIServer, tmp_path: Path
+def test_plan_counts_tasks_and_tokens_and_writes_or_sends_nothing(
+    store: Store, server: OpenAIServer
 ) -> None:
     load(store, conversation())
-    prices = tmp_path / "prices.csv"
-    prices.write_text(
-        "model_pattern,provider,token_type,usd_per_million_tokens,valid_from\n"
-        "^gpt-4o,openai,input,2.5,2024-01-01\n^gpt-4o,openai,output,10,2024-01-01\n"
-        "^gpt-4o-mini,openai,input,0.15,2024-01-01\n^gpt-4o-mini,openai,output,0.6,2024-01-01\n"
-        "^gpt-4o-mini,openai,input,99,2999-01-01\n"
-    )
-    the_plan = plan(store, parse_manifest(manifest(server)), PriceTable.load(prices))
-    assert len(the_plan.tasks) == 6 and the_plan.calls == 6 and the_plan.node_count == 2
-    assert the_plan.input_tokens > 0 and the_plan.output_tokens == 6 * 10
-    assert the_plan.cost_usd is not None and the_plan.cost_usd > 0
+    the_plan = plan(store, parse_manifest(manifest(server)))
+    estimate = the_plan.estimate
+    assert len(the_plan.tasks) == 6 and estimate.calls == 6
+    assert the_plan.details["node_count"] == 2
+    assert estimate.input_tokens > 0 and estimate.output_tokens == 6 * 10
+    # no price model built in this warehouse: the cost is unknown, never zero
+    assert estimate.cost_usd is None
+    assert estimate.unpriced_models == ("gpt-4o", "gpt-4o-mini")
     assert (
         not store.query(
             "select 1 from information_schema.tables "
@@ -261,7 +259,7 @@ def test_filters_select_nodes_and_skip_earlier_replays(store: Store, server: Ope
             manifest(server, nodes={"where": {"agent_id": "ide"}}, variants=[{"model": "x"}])
         ),
     )
-    assert the_plan.node_count == 4
+    assert the_plan.details["node_count"] == 4
     dated = manifest(
         server,
         nodes={
@@ -269,7 +267,7 @@ def test_filters_select_nodes_and_skip_earlier_replays(store: Store, server: Ope
             "limit": 1,
         },
     )
-    assert plan(store, parse_manifest(dated)).node_count == 1
+    assert plan(store, parse_manifest(dated)).details["node_count"] == 1
 
 
 def test_stale_selects_the_topmost_node_of_an_old_snapshot_and_replays_its_subtree(
@@ -295,7 +293,7 @@ def test_stale_selects_the_topmost_node_of_an_old_snapshot_and_replays_its_subtr
     versions = CurrentVersions({"gpt-4o": "gpt-4o-2024-11-20"}, "v1")
     raw = manifest(server, variants=[{"model": "gpt-4o"}])
     del raw["nodes"]
-    the_plan = plan(store, parse_manifest(raw, stale=True), versions=versions)
+    the_plan = plan_replay(store, parse_manifest(raw, stale=True), versions=versions)
     steps = [s["replay_of"] for t in the_plan.tasks for s in t.payload["steps"]]
     assert [t.payload["steps"][0]["replay_of"] for t in the_plan.tasks] == ["n-a"]
     assert sorted(steps) == ["n-a", "n-b", "n-c"]
@@ -305,12 +303,15 @@ def test_stale_selects_the_topmost_node_of_an_old_snapshot_and_replays_its_subtr
     ("raw", "message"),
     [
         ({"variants": [{"model": "m"}]}, "`nodes` must give `ids` or `where`"),
-        ({"nodes": {"ids": ["a"]}, "variants": []}, "`variants` must be a non-empty list"),
-        ({"nodes": {"ids": ["a"]}, "variants": [{"model": "m"}], "mode": "tree"}, "mode must be"),
-        ({"nodes": {"where": {"colour": "red"}}, "variants": [{"model": "m"}]}, "unknown key"),
+        ({"nodes": {"ids": ["a"]}, "variants": []}, "variants: Expected `array` of length >= 1"),
+        ({"nodes": {"ids": ["a"]}, "variants": [{"model": "m"}], "mode": "tree"}, "mode: Invalid"),
+        (
+            {"nodes": {"where": {"colour": "red"}}, "variants": [{"model": "m"}]},
+            "nodes.where: Object contains unknown field `colour`",
+        ),
         (
             {"nodes": {"ids": ["a"]}, "variants": [{"model": "m", "sampling": {"n": 3}}]},
-            "unknown key",
+            "variants[0].sampling: Object contains unknown field `n`",
         ),
         (
             {"nodes": {"ids": ["a"]}, "variants": [{"model": "m", "system_prompt": "{{ x"}]},
@@ -326,7 +327,7 @@ def test_stale_selects_the_topmost_node_of_an_old_snapshot_and_replays_its_subtr
         ),
         (
             {"nodes": {"ids": ["a"]}, "variants": [{"model": "m"}], "run": {"concurrency": 0}},
-            "positive",
+            "run.concurrency: Expected `int` >= 1",
         ),
     ],
 )
@@ -359,51 +360,3 @@ def test_records_keep_no_api_key(
     dumped += json.dumps(store.query("select payload from runner.jobs"), default=str)
     dumped += json.dumps(store.query("select manifest from runner.cohorts"), default=str)
     assert "sk-very-secret" not in dumped
-
-
-def test_cli_plan_dry_run_run_and_one_line_errors(
-    duckdb_env: dict[str, str], server: OpenAIServer, tmp_path: Path
-) -> None:
-    """The command is the same shell on both targets: DuckDB is enough here."""
-    import os
-    import subprocess
-    import sys
-
-    import yaml
-
-    target, env = "duckdb", duckdb_env
-    with open_store(target) as opened:
-        load(opened, conversation())
-    path = tmp_path / "m.yaml"
-    path.write_text(yaml.safe_dump(manifest(server)))
-    trellis = str(Path(sys.executable).with_name("trellis"))
-
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [trellis, *args, "--target", target],
-            env={**os.environ, **env},
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-
-    planned = cli("replay", str(path), "--plan")
-    assert planned.returncode == 0 and "6 tasks over 2 nodes, 6 calls" in planned.stdout
-    assert "estimated cost $" in planned.stdout
-    dry = cli("replay", str(path), "--dry-run")
-    assert dry.returncode == 0 and '"In May, three days."' in dry.stdout and server.requests == []
-    done = cli("replay", str(path))
-    assert done.returncode == 0 and "6 done, 0 failed, 0 remaining" in done.stdout
-    path.write_text("mode: tree\nvariants: [{model: m}]\nnodes: {ids: [n-a]}\n")
-    bad = cli("replay", str(path))
-    assert bad.returncode == 2
-    assert (
-        bad.stderr.strip()
-        == f"trellis: error: bad manifest {path}: mode must be node or subtree, not 'tree'"
-    )
-    path.write_text(yaml.safe_dump(manifest(server, nodes={"ids": ["nope"]})))
-    unknown = cli("replay", str(path))
-    assert (
-        unknown.returncode == 2
-        and unknown.stderr.strip() == "trellis: error: unknown node(s): nope"
-    )

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.warehouse import Warehouse, warehouse
-from trellis.services.generate import generate
+from trellis_demo.generate import generate
 
 pytestmark = pytest.mark.slow
 

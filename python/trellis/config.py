@@ -54,18 +54,48 @@ def _quote(value: str) -> str:
     return f"'{escaped}'"
 
 
+#: Files trellis creates (warehouse, generated data, exports, job logs) are private to
+#: their owner unless TRELLIS_UMASK (octal, e.g. 022) says otherwise.
+DEFAULT_UMASK = 0o077
+UMASK_ENV = "TRELLIS_UMASK"
+
+
+def _checked_target(value: str, where: str) -> TargetName:
+    if value not in TARGETS:
+        valid = ", ".join(TARGETS)
+        raise TrellisError(f"unknown target {value!r} in {where}: choose one of {valid}")
+    return value  # type: ignore[return-value]
+
+
 def default_target() -> TargetName:
-    value = os.environ.get("TRELLIS_TARGET", "duckdb")
-    return value if value in TARGETS else "duckdb"  # type: ignore[return-value]
+    """TRELLIS_TARGET, else duckdb; an unknown name is an error, never a silent fallback."""
+    value = os.environ.get("TRELLIS_TARGET")
+    if value is None or value == "":
+        return "duckdb"
+    return _checked_target(value, "TRELLIS_TARGET")
 
 
 def resolve_target(value: str | None) -> TargetName:
     """A --target option's value, or the default target when it is not given."""
     if value is None:
         return default_target()
-    if value not in TARGETS:
-        raise TrellisError(f"unknown target {value!r}: choose duckdb or postgres")
-    return value  # type: ignore[return-value]
+    return _checked_target(value, "--target")
+
+
+def apply_umask() -> int:
+    """Set the process umask from TRELLIS_UMASK (default 077: owner only); the mask set."""
+    raw = os.environ.get(UMASK_ENV)
+    if raw is None or raw == "":
+        mask = DEFAULT_UMASK
+    else:
+        try:
+            mask = int(raw, 8)
+        except ValueError:
+            mask = -1
+        if not 0 <= mask <= 0o777:
+            raise TrellisError(f"{UMASK_ENV}={raw!r} is not an octal umask such as 022 or 077")
+    os.umask(mask)
+    return mask
 
 
 def duckdb_settings() -> DuckDBSettings:

@@ -27,23 +27,9 @@ requests as (
     from {{ ref('stg_gateway__requests') }}
 ),
 
-prices as (
-    select * from {{ ref('model_prices') }}
-),
-
 prices_windowed as (
-    select
-        model_pattern,
-        provider,
-        model_tier,
-        token_type,
-        usd_per_million_tokens,
-        usd_per_second,
-        cast(valid_from as timestamp) as valid_from_utc,
-        cast(lead(valid_from) over (
-            partition by model_pattern, provider, token_type order by valid_from
-        ) as timestamp) as valid_to_utc
-    from prices
+    -- the price rows, their windows and the patterns' priority (one rule, shared with --plan)
+    select * from {{ ref('int_model_prices_ranked') }}
 ),
 
 billed_models as (
@@ -57,15 +43,15 @@ patterns_matched as (
     select distinct
         billed_models.billed_model,
         billed_models.provider_key,
-        prices.token_type,
-        prices.model_pattern,
-        prices.provider as price_provider,
-        prices.model_tier,
-        length(prices.model_pattern) as pattern_length
+        prices_windowed.token_type,
+        prices_windowed.model_pattern,
+        prices_windowed.provider as price_provider,
+        prices_windowed.model_tier,
+        prices_windowed.pattern_priority
     from billed_models
-    inner join prices
-        on {{ trellis.regex_matches('billed_models.billed_model', 'prices.model_pattern') }}
-    where billed_models.provider_key in ('', prices.provider)
+    inner join prices_windowed
+        on {{ trellis.regex_matches('billed_models.billed_model', 'prices_windowed.model_pattern') }}
+    where billed_models.provider_key in ('', prices_windowed.provider)
 ),
 
 patterns_ranked as (
@@ -73,7 +59,7 @@ patterns_ranked as (
         *,
         row_number() over (
             partition by billed_model, provider_key, token_type
-            order by pattern_length desc, model_pattern asc, price_provider asc
+            order by pattern_priority asc
         ) as pattern_rank
     from patterns_matched
 ),

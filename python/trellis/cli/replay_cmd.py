@@ -1,4 +1,9 @@
-"""`trellis replay` and `trellis judge` (registered by trellis.cli)."""
+"""`trellis replay` and `trellis judge` (registered by trellis.cli).
+
+Both print the plan and its estimated cost before anything is sent;
+`--max-cost` refuses to start above a ceiling; `--plan` and `--dry-run`
+send nothing and write nothing.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +16,13 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from trellis.config import resolve_target
-from trellis.services.judge.manifest import parse_judge_manifest
-from trellis.services.judge.runner import plan_judge
-from trellis.services.judge.service import run_judge
-from trellis.services.replay.manifest import load_yaml, parse_manifest
-from trellis.services.replay.planner import Plan
-from trellis.services.replay.runner import RunSummary
-from trellis.services.replay.service import plan, run_replay
+from trellis.runners.judge.manifest import read_judge_manifest
+from trellis.runners.judge.planner import plan_judge
+from trellis.runners.judge.service import run_judge
+from trellis.runners.kit.cohort import CohortPlan, CohortRun
+from trellis.runners.kit.worker import RunSummary
+from trellis.runners.replay.manifest import read_manifest
+from trellis.runners.replay.service import plan, run_replay
 from trellis.storage import open_store
 
 ManifestArg = Annotated[Path, typer.Argument(help="Cohort manifest (YAML).", show_default=False)]
@@ -38,6 +43,14 @@ DryRun = Annotated[
 ]
 MaxTasks = Annotated[
     int | None, typer.Option("--max-tasks", help="Stop after this many tasks.", min=1)
+]
+MaxCost = Annotated[
+    float | None,
+    typer.Option(
+        "--max-cost",
+        help="Refuse to start when the estimated cost (USD) is above this, or unknown.",
+        min=0,
+    ),
 ]
 Stale = Annotated[
     bool,
@@ -99,26 +112,48 @@ class RichProgress:
 _PLURAL = {"trajectory": "trajectories", "response": "responses"}
 
 
-def _print_plan(console: Console, the_plan: Plan) -> None:
-    cost = "unknown" if the_plan.cost_usd is None else f"${the_plan.cost_usd:,.4f}"
+def _print_plan(console: Console, the_plan: CohortPlan) -> None:
+    estimate = the_plan.estimate
+    if estimate.cost_usd is not None:
+        cost = f"${estimate.cost_usd:,.4f}"
+    else:
+        cost = f"unknown (no price in force for {', '.join(estimate.unpriced_models)})"
+    if the_plan.kind == "judge":
+        kind = the_plan.details["target_kind"]
+        scope = f"{the_plan.details['target_count']:,} {_PLURAL[kind]}"
+    else:
+        scope = f"{the_plan.details['node_count']:,} nodes"
     console.print(
-        f"cohort {the_plan.cohort_id}: {len(the_plan.tasks):,} tasks over "
-        f"{the_plan.node_count:,} nodes, {the_plan.calls:,} calls, "
-        f"~{the_plan.input_tokens:,} input + ~{the_plan.output_tokens:,} output tokens, "
-        f"estimated cost {cost}"
+        f"cohort {the_plan.cohort_id}: {len(the_plan.tasks):,} tasks over {scope}, "
+        f"{estimate.calls:,} calls, ~{estimate.input_tokens:,} input + "
+        f"~{estimate.output_tokens:,} output tokens, estimated cost {cost}",
+        markup=False,
+        highlight=False,
     )
-    if the_plan.unpriced_models:
-        console.print(f"no price for: {', '.join(the_plan.unpriced_models)}")
+
+
+def _print_endpoints(console: Console, the_plan: CohortPlan) -> None:
+    for model, endpoint in sorted(the_plan.endpoints.items()):
+        key = f", key from ${endpoint.api_key_env}" if endpoint.api_key_env else ""
+        console.print(f"model {model}: {endpoint.base_url}{key}", markup=False, highlight=False)
+    for model in the_plan.no_endpoint:
+        console.print(
+            f"model {model}: no endpoint (add it under `endpoints:` or set TRELLIS_GATEWAY_URL)",
+            markup=False,
+            highlight=False,
+        )
 
 
 def _print_summary(console: Console, summary: RunSummary) -> None:
     console.print(
         f"cohort {summary.cohort_id}: {summary.done:,} done, {summary.failed:,} failed, "
         f"{summary.remaining:,} remaining; {summary.tokens:,} tokens, {summary.calls_made:,} calls "
-        f"in {summary.seconds:.1f}s ({summary.rate:,.0f} tasks/s)"
+        f"in {summary.seconds:.1f}s ({summary.rate:,.0f} tasks/s)",
+        markup=False,
+        highlight=False,
     )
     for task_id, error in summary.errors:
-        console.print(f"  failed {task_id}: {error}")
+        console.print(f"  failed {task_id}: {error}", markup=False, highlight=False)
 
 
 def _first_request(tasks: list[Any]) -> str:
@@ -129,8 +164,15 @@ def _first_request(tasks: list[Any]) -> str:
         "model": payload["model"],
         "messages": payload["steps"][0]["messages"],
         **payload["steps"][0]["params"],
+        "stream": False,
     }
     return json.dumps(body, indent=2, ensure_ascii=False)[:4000]
+
+
+def _finish(out: Console, the_plan: CohortPlan, run: CohortRun) -> None:
+    _print_summary(out, run.summary)
+    if run.summary.failed:
+        raise typer.Exit(1)
 
 
 def replay(
@@ -140,31 +182,24 @@ def replay(
     dry_run: DryRun = False,
     stale: Stale = False,
     max_tasks: MaxTasks = None,
+    max_cost: MaxCost = None,
 ) -> None:
     """Re-run logged calls under model, sampling, prompt or tool variants."""
-    raw = load_yaml(manifest)
-    parsed = parse_manifest(raw, str(manifest), stale=stale)
+    name = resolve_target(target)
+    parsed, raw = read_manifest(manifest, stale=stale)
     out = Console(soft_wrap=True)
-    with open_store(resolve_target(target)) as store:
+    with open_store(name) as store:
+        the_plan = plan(store, parsed, raw)
+        _print_plan(out, the_plan)
         if plan_only or dry_run:
-            the_plan = plan(store, parsed)
-            _print_plan(out, the_plan)
             if dry_run:
-                for variant in parsed.variants:
-                    out.print(
-                        f"variant {variant.name}: {variant.model} at "
-                        f"{parsed.endpoint_for(variant.model).base_url}"
-                    )
+                _print_endpoints(out, the_plan)
                 out.print(_first_request(the_plan.tasks), markup=False, highlight=False)
             return
-        err = Console(stderr=True)
-        progress = RichProgress(err)
+        progress = RichProgress(Console(stderr=True))
         with progress.bar:
-            enqueued, summary = run_replay(store, parsed, raw, progress, max_tasks)
-    _print_plan(out, enqueued.plan)
-    _print_summary(out, summary)
-    if summary.failed:
-        raise typer.Exit(1)
+            run = run_replay(store, the_plan, progress, max_tasks, max_cost)
+    _finish(out, the_plan, run)
 
 
 def judge(
@@ -173,26 +208,21 @@ def judge(
     plan_only: PlanOnly = False,
     dry_run: DryRun = False,
     max_tasks: MaxTasks = None,
+    max_cost: MaxCost = None,
 ) -> None:
     """Score trajectories or response groups with judge templates x judge models."""
-    raw = load_yaml(manifest)
-    parsed = parse_judge_manifest(raw, manifest.parent, str(manifest))
+    name = resolve_target(target)
+    parsed, raw = read_judge_manifest(manifest)
     out = Console(soft_wrap=True)
-    with open_store(resolve_target(target)) as store:
+    with open_store(name) as store:
+        the_plan = plan_judge(store, parsed, raw)
+        _print_plan(out, the_plan)
         if plan_only or dry_run:
-            the_plan = plan_judge(store, parsed)
-            out.print(
-                f"cohort {the_plan.cohort_id}: {len(the_plan.tasks):,} judge calls over "
-                f"{the_plan.target_count:,} {_PLURAL[parsed.target_kind]}, "
-                f"~{the_plan.input_tokens:,} input + "
-                f"~{the_plan.output_tokens:,} output tokens"
-            )
             if dry_run:
+                _print_endpoints(out, the_plan)
                 out.print(_first_request(the_plan.tasks), markup=False, highlight=False)
             return
         progress = RichProgress(Console(stderr=True))
         with progress.bar:
-            the_plan, _, summary = run_judge(store, parsed, raw, progress, max_tasks)
-    _print_summary(out, summary)
-    if summary.failed:
-        raise typer.Exit(1)
+            run = run_judge(store, the_plan, progress, max_tasks, max_cost)
+    _finish(out, the_plan, run)

@@ -19,7 +19,9 @@ from trellis.config import PROJECT_DIR, TargetName
 from trellis.errors import TrellisError
 from trellis.storage import Store
 
-#: The public marts a summary reports, by schema.
+#: The schemas of the public marts (one per domain folder of models/).
+MART_SCHEMAS: tuple[str, ...] = ("lineage", "agents", "costs", "evaluation", "datasets")
+#: Marts every built warehouse has, reported as "not built" when missing.
 MARTS: tuple[tuple[str, str], ...] = (
     ("lineage", "conversation_branch_nodes"),
     ("lineage", "conversation_sessions"),
@@ -27,9 +29,14 @@ MARTS: tuple[tuple[str, str], ...] = (
     ("lineage", "trajectory_units"),
     ("lineage", "execution_run_records"),
     ("agents", "agent_request_log"),
+    ("agents", "agent_model_daily_outcomes"),
     ("agents", "agent_confidence_scores"),
+    ("agents", "global_confidence_scores"),
+    ("agents", "confidence_divergence"),
     ("agents", "agent_routing_rules"),
+    ("agents", "agent_latency_slo"),
     ("costs", "daily_agent_costs"),
+    ("costs", "daily_tenant_costs"),
     ("costs", "cost_anomalies"),
 )
 
@@ -81,18 +88,48 @@ def run_dbt(args: Sequence[str], target: TargetName, echo: bool = True) -> DbtRe
 
 
 def mart_row_counts(store: Store) -> list[tuple[str, int | None]]:
-    """Rows per public mart; None for a mart this warehouse has not built."""
+    """Rows per public mart: the known ones (None when not built), then any other table of
+    a mart schema (marts added later)."""
+    existing = {
+        (str(r[0]), str(r[1]))
+        for r in store.query(
+            "select table_schema, table_name from information_schema.tables"
+            f" where table_schema in ({', '.join('?' for _ in MART_SCHEMAS)})",
+            list(MART_SCHEMAS),
+        )
+    }
     counts: list[tuple[str, int | None]] = []
-    for schema, table in MARTS:
-        exists = store.query(
-            "select count(*) from information_schema.tables"
-            " where table_schema = ? and table_name = ?",
-            [schema, table],
-        )[0][0]
-        if not exists:
+    for schema, table in [*MARTS, *sorted(existing - set(MARTS))]:
+        if (schema, table) not in existing:
             counts.append((f"{schema}.{table}", None))
             continue
-        # Identifiers come from MARTS above, never from input.
-        rows = store.query(f"select count(*) from {schema}.{table}")[0][0]
+        # Identifiers come from MARTS or the catalog, never from input.
+        rows = store.query(f'select count(*) from {schema}."{table}"')[0][0]
         counts.append((f"{schema}.{table}", int(rows)))
     return counts
+
+
+def highlights(store: Store) -> list[str]:
+    """One readable line each for the largest confidence divergence and cost anomaly."""
+    lines: list[str] = []
+    names = {name for name, rows in mart_row_counts(store) if rows}
+    if "agents.confidence_divergence" in names:
+        agent, model, day, divergence = store.query(
+            "select agent_id, model, score_date, confidence_divergence"
+            " from agents.confidence_divergence"
+            " order by abs(confidence_divergence) desc, agent_id, model, score_date limit 1"
+        )[0]
+        lines.append(
+            f"Largest confidence divergence: agent {agent} on {model}, {day}: "
+            f"{float(divergence):+.2f} against the model's global score"
+        )
+    if "costs.cost_anomalies" in names:
+        agent, day, cost, mean = store.query(
+            "select agent_id, cost_date, cost_usd, baseline_mean_usd from costs.cost_anomalies"
+            " order by excess_over_mean_usd desc, agent_id, cost_date limit 1"
+        )[0]
+        lines.append(
+            f"Largest cost anomaly: agent {agent} on {day}: ${float(cost):,.2f} "
+            f"against a baseline of ${float(mean):,.2f} a day"
+        )
+    return lines
