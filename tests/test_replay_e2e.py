@@ -12,9 +12,9 @@ from tests.openai_server import OpenAIServer, running_server
 from tests.replay_world import conversation
 from tests.support.dbt import run_dbt
 from trellis.config import TargetName
+from trellis.ingest import ingest_records
 from trellis.runners.replay.manifest import parse_manifest
 from trellis.runners.replay.service import plan, run_replay
-from trellis.ingest import ingest_records
 from trellis.storage import open_store
 
 pytestmark = pytest.mark.slow
