@@ -24,7 +24,7 @@ from pathlib import Path
 import nats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_ingest import synthetic_request  # noqa: E402
+from bench_ingest import synthetic_request
 
 
 async def publish(url: str, stream: str, subject: str, count: int) -> float:
@@ -62,7 +62,7 @@ def main() -> None:
     print(f"published {args.messages:,} messages in {published:.2f} s")
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["TRELLIS_DUCKDB_PATH"] = str(Path(tmp) / "bench.duckdb")
-        from trellis.services.follow import FollowOptions, Follower
+        from trellis.services.follow import Follower, FollowOptions
         from trellis.storage import open_store
 
         options = FollowOptions(

@@ -13,7 +13,14 @@ from rich.table import Table
 from trellis.cli.ingest_cmd import Target, _summary
 from trellis.config import resolve_target
 from trellis.errors import TrellisError
-from trellis.importers import FORMATS, ImportOptions, ImportResult, import_files, import_stream
+from trellis.importers import (
+    FORMATS,
+    ImportOptions,
+    ImportResult,
+    checked_files,
+    import_files,
+    import_stream,
+)
 from trellis.importers.common import IDENTITY_FIELDS
 from trellis.storage import open_store
 
@@ -69,6 +76,8 @@ def import_command(
         agent_from=_fields(agent_from),
     )
     chosen = resolve_target(target)
+    if from_postgres is None:
+        checked_files(format_name, files or [])  # a typo fails before the target is opened
     console = Console(stderr=True)
     with (
         open_store(chosen) as store,

@@ -21,7 +21,15 @@ from trellis.importers.common import ImportOptions
 from trellis.services.ingest import IngestReport
 from trellis.storage import Store
 
-__all__ = ["FORMATS", "ImportOptions", "ImportResult", "Stream", "import_files", "import_stream"]
+__all__ = [
+    "FORMATS",
+    "ImportOptions",
+    "ImportResult",
+    "Stream",
+    "checked_files",
+    "import_files",
+    "import_stream",
+]
 
 
 @dataclass(frozen=True)
@@ -80,11 +88,7 @@ def import_files(
     on_progress: Callable[[str, int], None] | None = None,
 ) -> ImportResult:
     """Import `paths` of one format; every path is checked before anything is read."""
-    if format_name not in FORMATS:
-        raise TrellisError(
-            f"unknown format {format_name!r}: choose one of {', '.join(sorted(FORMATS))}"
-        )
-    files = _checked(paths)
+    files = checked_files(format_name, paths)
     return import_stream(store, FORMATS[format_name](files, options), on_progress)
 
 
@@ -112,7 +116,12 @@ def _add(total: IngestReport, report: IngestReport) -> None:
         total.quarantined[reason] = total.quarantined.get(reason, 0) + count
 
 
-def _checked(paths: Sequence[Path]) -> list[Path]:
+def checked_files(format_name: str, paths: Sequence[Path]) -> list[Path]:
+    """The files of an import, resolved, once the format and every path are known good."""
+    if format_name not in FORMATS:
+        raise TrellisError(
+            f"unknown format {format_name!r}: choose one of {', '.join(sorted(FORMATS))}"
+        )
     if not paths:
         raise TrellisError("no input files given")
     files: list[Path] = []

@@ -36,7 +36,6 @@ from trellis.importers.common import (
     MISSING_FIELD,
     ImportOptions,
     Unmappable,
-    bad_item,
     compact,
     from_nanos,
     millis_between,
@@ -84,7 +83,7 @@ def requests(
     skipped = skipped if skipped is not None else Counter()
     for raw in raw_records(path):
         if isinstance(raw, Bad):
-            yield bad_item(raw, raw.reason)
+            yield SourceItem(raw.position * SPANS_PER_RECORD, raw.text, None, raw.reason)
             continue
         if not isinstance(raw.value, dict) or not isinstance(raw.value.get("resourceSpans"), list):
             yield SourceItem(raw.position * SPANS_PER_RECORD, raw.text, None, NOT_AN_OBJECT)

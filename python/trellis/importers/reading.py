@@ -113,7 +113,8 @@ def _lines(first: bytes, handle: IO[bytes]) -> Iterator[Raw | Bad]:
         stripped = line.strip()
         if not stripped:
             continue
-        text = stripped.decode("utf-8", errors="replace")
+        # the line as it was, less its line break
+        text = line.rstrip(b"\r\n").decode("utf-8", errors="replace")
         try:
             yield Raw(number, text, _decode(stripped))
         except msgspec.DecodeError:
