@@ -40,6 +40,12 @@ def follow(
     idle_exit: Annotated[
         float | None, typer.Option(min=0, help="Stop after this many seconds without a message.")
     ] = None,
+    ack_wait: Annotated[
+        float,
+        typer.Option(
+            min=0.5, help="Seconds before JetStream redelivers an unacknowledged message."
+        ),
+    ] = 60.0,
     progress_every: Annotated[
         float, typer.Option(min=0.1, help="Seconds between progress lines.")
     ] = 5.0,
@@ -59,6 +65,7 @@ def follow(
         batch=batch,
         max_messages=max_messages,
         idle_exit=idle_exit,
+        ack_wait=ack_wait,
         progress_every=progress_every,
     )
     chosen = resolve_target(target)
@@ -67,7 +74,9 @@ def follow(
     typer.echo(_final_line(progress), err=True)
     from rich.console import Console
 
-    Console().print(_summary(f"{kind} from {stream}/{subject}", chosen, progress.report))
+    table = _summary(kind, chosen, progress.report)
+    table.title = f"{kind} from JetStream stream {stream} ({subject}) into {chosen}"
+    Console().print(table)
 
 
 async def _run(follower: Follower) -> FollowProgress:
