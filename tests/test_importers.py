@@ -438,7 +438,8 @@ def test_openai_batch_output_joins_its_input_on_custom_id_and_failures_are_error
         "message": "Invalid value for 'messages'",
         "http_status": 400,
     }
-    assert failed["created_at"] == done["created_at"]  # the last success before it
+    assert failed["created_at"] == done["created_at"]
+    assert failed["metadata"]["time_from"] == "the last success before it"
     assert "response" not in failed
 
     quarantined = [(line, reason) for _, line, reason, _ in _quarantine(duckdb_env)]

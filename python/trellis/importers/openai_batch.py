@@ -144,7 +144,15 @@ def _items(path: Path, index: _Index, options: ImportOptions) -> Iterator[Source
         custom_id = raw.value.get("custom_id")
         batch_input = index.request(custom_id) if isinstance(custom_id, str) else None
         try:
-            record = map_line(raw.value, batch_input, last_created or fallback_time, options)
+            failed_at = (
+                (last_created, "the last success before it")
+                if last_created
+                else (
+                    fallback_time,
+                    "the output file's modification time",
+                )
+            )
+            record = map_line(raw.value, batch_input, failed_at, options)
         except Unmappable as exc:
             yield SourceItem(raw.position, raw.text, None, exc.reason)
             continue
@@ -156,11 +164,11 @@ def _items(path: Path, index: _Index, options: ImportOptions) -> Iterator[Source
 def map_line(
     output: Mapping[str, Any],
     batch_input: Mapping[str, Any] | None,
-    failed_at: str,
+    failed_at: tuple[str, str],
     options: ImportOptions,
 ) -> dict[str, Any]:
     """One output line (with its input line) as a request record. A failed line has no
-    time of its own: it takes `failed_at` (the last success before it)."""
+    time of its own: it takes `failed_at` (a time, and where it comes from)."""
     if batch_input is None:
         raise Unmappable(MISSING_FIELD, "no input line has this custom_id")
     if not output.get("id"):
@@ -172,9 +180,8 @@ def map_line(
     error = _mapping(output.get("error")) or _mapping(answer.get("error"))
     failed = bool(error) or not (isinstance(status_code, int) and 200 <= status_code < 300)
     created = answer.get("created")
-    created_at = (
-        from_epoch(created) if isinstance(created, int | float) and not failed else failed_at
-    )
+    has_time = isinstance(created, int | float) and not failed
+    created_at = from_epoch(float(created or 0)) if has_time else failed_at[0]
     request: dict[str, Any] = {"messages": body.get("messages") or MESSAGES_ABSENT}
     for name in _REQUEST_PARAMETERS:
         if body.get(name) is not None:
@@ -205,7 +212,7 @@ def map_line(
                 "source": "openai-batch",
                 "custom_id": _string(output.get("custom_id")),
                 "openai_request_id": _string(response.get("request_id")),
-                "time_from": "an earlier line" if failed else None,
+                "time_from": None if has_time else failed_at[1],
                 "messages_absent": True if not body.get("messages") else None,
             }
         ),
