@@ -70,9 +70,10 @@ def main() -> None:
         )
         try:
             with open_store("duckdb") as store:
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 progress = asyncio.run(Follower(store, options).run())
                 elapsed = time.perf_counter() - started - options.idle_exit
+                cpu = time.process_time() - cpu
         finally:
             asyncio.run(cleanup(args.url, stream))
     report = progress.report
@@ -80,7 +81,9 @@ def main() -> None:
         f"followed {progress.messages:,} messages in {elapsed:.2f} s "
         f"(without the final idle wait): {progress.messages / elapsed:,.0f} messages/s; "
         f"loaded {report.loaded:,}, duplicates {report.duplicates:,}, "
-        f"quarantined {report.total_quarantined:,}"
+        f"quarantined {report.total_quarantined:,}; "
+        f"{cpu / progress.messages * 1e6:,.0f} us CPU a message (all threads); "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
 
 

@@ -203,22 +203,25 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             files = write_source(format_name, Path(tmp) / "source.jsonl", args.calls)
             size = sum(path.stat().st_size for path in files) / 2**20
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             mapped = sum(1 for stream in FORMATS[format_name](files, options) for _ in stream.items)
-            mapping = time.perf_counter() - started
+            mapping, mapping_cpu = time.perf_counter() - started, time.process_time() - cpu
             os.environ["TRELLIS_DUCKDB_PATH"] = str(Path(tmp) / "bench.duckdb")
             with open_store("duckdb") as store:
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 result = import_files(store, format_name, files, options)
-                whole = time.perf_counter() - started
+                whole, whole_cpu = time.perf_counter() - started, time.process_time() - cpu
             loaded = result.reports["requests"].loaded
             print(
-                f"{format_name:13} {mapped:,} calls ({size:,.0f} MB): "
-                f"mapping {mapped / mapping:,.0f} calls/s; "
-                f"end to end {loaded / whole:,.0f} calls/s ({whole:.2f} s, "
-                f"{loaded:,} loaded)",
+                f"{format_name:13} {mapped:,} calls ({size:,.0f} MB)\n"
+                f"  mapping only: {mapped / mapping:,.0f} calls/s wall, "
+                f"{mapping_cpu / mapped * 1e6:,.0f} us CPU a call\n"
+                f"  end to end:   {loaded / whole:,.0f} calls/s wall ({whole:.2f} s, "
+                f"{loaded:,} loaded), {whole_cpu / loaded * 1e6:,.0f} us CPU a call "
+                f"(all threads)",
                 flush=True,
             )
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

@@ -119,8 +119,14 @@ def map_payload(payload: Mapping[str, Any], options: ImportOptions) -> dict[str,
         "response": None if failed else _response(response, usage_, payload.get("id")),
         "status": _status(failed, error_info),
         "error": _error(failed, error_info, payload.get("error_str")),
-        "latency_ms": millis_between(created_at, completed_at),
-        "ttft_ms": _ttft(created_at, first_token_at, payload.get("stream")),
+        "latency_ms": _elapsed(
+            payload.get("startTime"), payload.get("endTime"), created_at, completed_at
+        ),
+        "ttft_ms": _elapsed(
+            payload.get("startTime"), payload.get("completionStartTime"), created_at, first_token_at
+        )
+        if payload.get("stream")
+        else None,
         "cost_usd": _number(payload.get("response_cost")),
         "metadata": _metadata(payload, metadata, identity, payload.get("messages")),
     }
@@ -344,6 +350,15 @@ def _error(failed: bool, error_info: Mapping[str, Any], error_str: Any) -> dict[
     return error or {"message": "failure"}
 
 
+def _elapsed(start: Any, end: Any, start_at: str | None, end_at: str | None) -> float | None:
+    """Milliseconds between two source times: from the epoch seconds themselves when
+    both are numbers (no round trip through text), else from their RFC 3339 form."""
+    if type(start) is float and type(end) is float:
+        millis = round((end - start) * 1000, 3)
+        return millis if millis >= 0 else None
+    return millis_between(start_at, end_at)
+
+
 def _ttft(created_at: str | None, first_token_at: str | None, stream: Any) -> float | None:
     """Time to first token: only for streamed calls (LiteLLM sets completionStartTime
     to endTime for the others, which is not a first token)."""
@@ -392,9 +407,10 @@ def _json(value: Any) -> Any:
 
 
 def _string(value: Any) -> str | None:
-    if isinstance(value, str):
+    kind = type(value)
+    if kind is str:
         return value or None
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if kind is int or kind is float:
         return str(value)
     return None
 
