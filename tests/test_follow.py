@@ -173,3 +173,19 @@ def test_sigterm_finishes_the_batch_acknowledges_it_and_exits_zero(
     pending, unacknowledged = _consumer(nats_url, stream, "test")
     assert unacknowledged == 0  # what was fetched was committed and acknowledged
     assert loaded + pending == count
+
+
+def test_max_messages_stops_the_follower_after_that_many_and_leaves_the_rest_pending(
+    nats_url: str, duckdb_env: dict[str, str]
+) -> None:
+    stream, subject = _stream()
+    _publish(nats_url, stream, subject, [json.dumps(_request(i)).encode() for i in range(30)])
+    args = _follow_args(nats_url, stream, subject, "duckdb", "--max-messages", "10", "--batch", "4")
+
+    result = subprocess.run(args, env=_env(duckdb_env), capture_output=True, text=True, timeout=120)
+
+    assert result.returncode == 0, result.stderr
+    with duckdb.connect(duckdb_env["TRELLIS_DUCKDB_PATH"], read_only=True) as connection:
+        loaded = connection.sql("select count(*) from raw.requests").fetchone()
+    assert loaded == (10,)
+    assert _consumer(nats_url, stream, "test") == (20, 0)
