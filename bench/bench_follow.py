@@ -72,7 +72,7 @@ def main() -> None:
             with open_store("duckdb") as store:
                 started, cpu = time.perf_counter(), time.process_time()
                 progress = asyncio.run(Follower(store, options).run())
-                elapsed = time.perf_counter() - started - options.idle_exit
+                elapsed = time.perf_counter() - started - (options.idle_exit or 0)
                 cpu = time.process_time() - cpu
         finally:
             asyncio.run(cleanup(args.url, stream))

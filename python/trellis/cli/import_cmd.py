@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -22,7 +23,7 @@ from trellis.importers import (
     import_stream,
 )
 from trellis.importers.common import IDENTITY_FIELDS
-from trellis.storage import open_store
+from trellis.storage import Store, open_store
 
 _FORMAT_HELP = (
     "litellm (StandardLoggingPayload JSON/JSONL, LiteLLM_SpendLogs CSV/JSON), otel (OTLP/JSON), "
@@ -101,7 +102,14 @@ def import_command(
     _print(format_name, chosen, result)
 
 
-def _run(store, format_name, files, options, from_postgres, on_progress) -> ImportResult:  # type: ignore[no-untyped-def]
+def _run(
+    store: Store,
+    format_name: str,
+    files: list[Path],
+    options: ImportOptions,
+    from_postgres: str | None,
+    on_progress: Callable[[str, int], None],
+) -> ImportResult:
     if from_postgres is None:
         return import_files(store, format_name, files, options, on_progress)
     if format_name != "litellm":

@@ -204,12 +204,17 @@ def spend_log_rows(dsn: str, options: ImportOptions) -> tuple[str, Iterator[Sour
     def items() -> Iterator[SourceItem]:
         with connection:
             connection.read_only = True
-            with connection.cursor("trellis_spend_logs", row_factory=dict_row) as cursor:
-                cursor.itersize = 5000
-                cursor.execute('select * from "LiteLLM_SpendLogs" order by "startTime", request_id')
-                for position, row in enumerate(cursor, start=1):
-                    text = json.dumps(row, default=str, ensure_ascii=False)
-                    yield _item(position, text, row, options)
+            try:
+                with connection.cursor("trellis_spend_logs", row_factory=dict_row) as cursor:
+                    cursor.itersize = 5000
+                    cursor.execute(
+                        'select * from "LiteLLM_SpendLogs" order by "startTime", request_id'
+                    )
+                    for position, row in enumerate(cursor, start=1):
+                        text = json.dumps(row, default=str, ensure_ascii=False)
+                        yield _item(position, text, row, options)
+            except psycopg.Error as exc:  # no such table, no permission...
+                raise _connection_error(exc) from None
 
     return source, items()
 
