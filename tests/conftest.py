@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.nats import provide_nats
 from tests.support.postgres import Server, provide_server, temporary_database
 
 
@@ -40,3 +41,10 @@ def target_env(request: pytest.FixtureRequest) -> tuple[str, dict[str, str]]:
     if request.param == "duckdb":
         return "duckdb", request.getfixturevalue("duckdb_env")
     return "postgres", request.getfixturevalue("pg_env")
+
+
+@pytest.fixture(scope="session")
+def nats_url() -> Iterator[str]:
+    """A NATS server with JetStream: $NATS_URL, else one started for the session."""
+    with provide_nats() as url:
+        yield url

@@ -24,9 +24,15 @@ app = typer.Typer(
 )
 
 # Registration order is the order of `trellis --help`.
-from trellis.cli import demo_cmd, ingest_cmd, replay_cmd  # noqa: E402
+from trellis.cli import (  # noqa: E402
+    demo_cmd,
+    follow_cmd,
+    import_cmd,
+    ingest_cmd,
+    replay_cmd,
+)
 
-for module in (ingest_cmd, demo_cmd, replay_cmd):
+for module in (ingest_cmd, follow_cmd, import_cmd, demo_cmd, replay_cmd):
     module.register(app)
 
 

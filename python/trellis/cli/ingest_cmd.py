@@ -90,10 +90,10 @@ def _ingest(kind: RecordKind, files: list[Path], target: str | None) -> None:
             report = ingest_files(store, kind, files, on_progress=on_progress)
         except IngestInterrupted as stopped:
             progress.stop()
-            Console().print(_summary(kind, chosen, stopped.report))
+            Console().print(report_table(kind, chosen, stopped.report))
             console.print(f"trellis: {stopped}")
             raise typer.Exit(130) from None
-    Console().print(_summary(kind, chosen, report))
+    Console().print(report_table(kind, chosen, report))
     if report.all_rejected:
         raise TrellisError(
             f"every one of the {report.total_quarantined:,} lines read was rejected: "
@@ -101,7 +101,7 @@ def _ingest(kind: RecordKind, files: list[Path], target: str | None) -> None:
         )
 
 
-def _summary(kind: str, target: str, report: IngestReport) -> Table:
+def report_table(kind: str, target: str, report: IngestReport) -> Table:
     files = len(report.files)
     table = Table(
         title=f"{kind} from {files} file{'s' if files != 1 else ''} into {target}",
