@@ -253,3 +253,18 @@ def test_template_versions_and_perfect_paths(built: Warehouse) -> None:
         )
     perfect = built.query("select trajectory_id, judge_count from analytics.perfect_score_paths")
     assert perfect == [("traj-node-perfect", 2)]
+
+
+def test_dbt_docs_generate_static_writes_one_page_with_the_marts_and_exposures(
+    built: Warehouse,
+) -> None:
+    built.dbt("docs", "generate", "--static")
+    page = built.work / "dbt" / "static_index.html"
+    text = page.read_text(encoding="utf-8")
+    for name in (
+        "evaluator_agreement",
+        "variant_comparison",
+        "trellis_report",
+        "duckdb_file_for_bi",
+    ):
+        assert name in text, name

@@ -125,3 +125,37 @@ def test_an_unknown_target_is_one_line_not_a_traceback(tmp_path: Path) -> None:
         result.stderr.strip()
         == "trellis: error: unknown target 'oracle': choose duckdb or postgres"
     )
+
+
+def test_clusters_are_projected_once_the_evaluation_marts_exist(
+    duckdb_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The evaluation marts come from another layer: stand-ins with their documented
+    columns (trajectory_clusters: trajectory_id, view, cluster_id; embeddings: a vector)."""
+    import duckdb
+
+    with duckdb.connect(duckdb_env["TRELLIS_DUCKDB_PATH"]) as conn:
+        conn.execute("create schema evaluation")
+        conn.execute(
+            "create table evaluation.trajectory_clusters as "
+            "select 't' || i as trajectory_id, 'task' as view, i % 3 as cluster_id "
+            "from range(60) as r(i)"
+        )
+        conn.execute(
+            "create table evaluation.trajectory_embeddings as "
+            "select 't' || i as trajectory_id, 'task' as view, "
+            "[cast(i % 3 as float), cast(i % 7 as float) / 7, cast(i as float) / 60] as embedding "
+            "from range(60) as r(i)"
+        )
+        conn.execute(
+            "create table evaluation.trajectory_cluster_summaries as "
+            "select 0 as cluster_id, 20 as size, 'refund <order>' as top_terms"
+        )
+    out = tmp_path / "clusters.html"
+    assert run_report("duckdb", duckdb_env, out).returncode == 0
+    html = out.read_text()
+    assert '<section id="clusters" data-empty="false">' in html
+    assert "<td>refund &lt;order&gt;</td>" in html  # table cells are escaped
+    assert "evaluation.cluster_category_labels is not built yet" in html
+    visited = visit(browser(), out, COUNT_MARKS, tmp_path / "clusters.png")
+    assert visited.errors == [] and visited.evaluated == [60]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -85,6 +86,8 @@ def _browser(binary: str) -> Iterator[str]:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            # its scratch files go with the profile, removed afterwards
+            env={**os.environ, "TMPDIR": profile},
         )
         try:
             port_file = Path(profile) / "DevToolsActivePort"
