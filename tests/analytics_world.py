@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 COHORT = "cohort-analytics"
-VARIANTS = {"base": 0.0, "concise": 1.5, "terse": -0.5}
+VARIANTS = {"base": 0.0, "concise": 1.5, "terse": -0.15}
 JUDGES = ("gpt-4o", "gpt-4o-mini")
 TEMPLATES = (("helpfulness", "2"), ("helpfulness", "3"))
-START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+START = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)  # inside the generator's default days
 
 
 def _request(request_id: str, index: int, at: datetime, **extra: Any) -> dict[str, Any]:

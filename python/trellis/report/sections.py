@@ -44,11 +44,16 @@ class Section:
         return not self.charts and not self.tables
 
 
-def _table(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> Table:
-    def shown(value: Any) -> Any:
-        return round(value, 4) if isinstance(value, float) else value
+def _shown(column: str, value: Any) -> Any:
+    if not isinstance(value, float):
+        return value
+    if column == "p_value" and value < 1e-4:
+        return "< 0.0001"
+    return round(value, 4)
 
-    return Table(title, tuple(columns), [tuple(shown(r[c]) for c in columns) for r in rows])
+
+def _table(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> Table:
+    return Table(title, tuple(columns), [tuple(_shown(c, r[c]) for c in columns) for r in rows])
 
 
 def _missing(store: Store, section: Section, relations: Sequence[str], build: str) -> bool:
@@ -356,8 +361,8 @@ def variants(store: Store) -> Section:
         )
     perfect = q.fetch(store, q.PERFECT_PATHS)
     section.notes.append(
-        f"{perfect[0]['trajectory_count']} trajectories have the top score from every judge "
-        "(analytics.perfect_score_paths)."
+        "Trajectories with the top score from every judge (analytics.perfect_score_paths): "
+        f"{perfect[0]['trajectory_count']}."
     )
     return section
 
