@@ -107,7 +107,7 @@ def distribution_bars(rows: Rows, x: str, y: str, x_title: str, y_title: str) ->
         alt.Chart(_data(rows))
         .mark_bar()
         .encode(
-            x=alt.X(f"{x}:O", title=x_title),
+            x=alt.X(f"{x}:O", title=x_title, sort=[row[x] for row in rows]),
             y=alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(type="symlog")),
             tooltip=[f"{x}:O", f"{y}:Q"],
         )

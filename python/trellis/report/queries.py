@@ -156,29 +156,44 @@ LATENCY_SLO = Query(
     ),
 )
 
+#: Depths bucketed so a 500-turn agent loop and a 3-turn chat share one readable axis.
+DEPTH_BUCKET = """
+    case
+        when depth < 10 then cast(depth as varchar)
+        when depth < 20 then '10-19'
+        when depth < 50 then '20-49'
+        when depth < 100 then '50-99'
+        when depth < 200 then '100-199'
+        when depth < 500 then '200-499'
+        else '500+'
+    end
+"""
+
 DEPTH_DISTRIBUTION = Query(
-    """
-    select depth, count(*) from lineage.conversation_branch_nodes
-    group by depth order by depth
+    f"""
+    select {DEPTH_BUCKET}, min(depth), count(*) from lineage.conversation_branch_nodes
+    group by 1 order by 2
     """,
-    ("depth", "node_count"),
+    ("depth", "bucket_start", "node_count"),
 )
 
 BRANCHING_DISTRIBUTION = Query(
     """
-    select child_count, count(*) from lineage.conversation_branch_nodes
+    select case when child_count >= 20 then '20+' else cast(child_count as varchar) end,
+        min(child_count), count(*)
+    from lineage.conversation_branch_nodes
     where child_count > 0
-    group by child_count order by child_count
+    group by 1 order by 2
     """,
-    ("child_count", "node_count"),
+    ("child_count", "bucket_start", "node_count"),
 )
 
 TRAJECTORY_DEPTHS = Query(
-    """
-    select depth, count(*) from lineage.trajectory_units
-    group by depth order by depth
+    f"""
+    select {DEPTH_BUCKET}, min(depth), count(*) from lineage.trajectory_units
+    group by 1 order by 2
     """,
-    ("depth", "trajectory_count"),
+    ("depth", "bucket_start", "trajectory_count"),
 )
 
 CLUSTER_SIZES = Query(

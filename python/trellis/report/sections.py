@@ -168,7 +168,8 @@ def tree_shapes(store: Store) -> Section:
     section = Section(
         "trees",
         "Conversation tree shapes",
-        "How deep conversation trees grow and how often they branch (counts on a log-like scale).",
+        "How deep conversation trees grow (depths from 10 on in ranges) and how often "
+        "they branch (counts on a log-like scale).",
     )
     relations = ("lineage.conversation_branch_nodes", "lineage.trajectory_units")
     if _missing(store, section, relations, "tag:lineage"):
