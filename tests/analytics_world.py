@@ -127,6 +127,18 @@ def judged_world(
         at += timedelta(hours=5)
     # a judge reply without a score: kept as a failed parse, never a score
     feedback.append(_judge_feedback("node-000", JUDGES[0], TEMPLATES[0], None, at))
+    # a judge that logs only completion_quality and names no template (as the demo generator's)
+    feedback.append(
+        {
+            "feedback_id": "judge-plain-node-001",
+            "request_id": "node-001",
+            "created_at": at.isoformat(),
+            "outcome": "success",
+            "source": "judge",
+            "completion_quality": 6.5,
+            "metadata": {"judge_model": "gpt-4o", "rubric": "helpfulness-v2"},
+        }
+    )
     # a trajectory every judge gave the top score
     requests.append(_request("node-perfect", 999, at))
     for judge in JUDGES:

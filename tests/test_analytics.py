@@ -54,8 +54,9 @@ def parsed_scores() -> list[dict[str, Any]]:
     for record in FEEDBACK:
         meta = record.get("metadata") or {}
         if record["source"] == "judge":
-            score, rater, template = meta.get("score"), meta["judge_model"], meta["template_id"]
-            version = meta["template_version"]
+            score = meta.get("score", record.get("completion_quality"))
+            rater, template = meta["judge_model"], meta.get("template_id", "unspecified")
+            version = meta.get("template_version")
         else:
             score, rater, template, version = record["completion_quality"], "human", None, None
         if score is None:
@@ -130,6 +131,12 @@ def test_judge_scores_has_one_row_per_judgement_with_its_replay_coordinates(
     failed = [r for r in rows.values() if r["parse_status"] == "failed"]
     assert len(failed) == 1 and failed[0]["score"] is None and "SCORE" in failed[0]["parse_error"]
     assert {r["rater"] for r in rows.values() if r["rater_kind"] == "human"} == {"human"}
+    plain = rows["judge-plain-node-001"]
+    assert (plain["score"], plain["template_name"], plain["parse_status"]) == (
+        6.5,
+        "unspecified",
+        "parsed",
+    )
 
 
 def test_agreement_matches_scipy_sklearn_and_a_coincidence_matrix(built: Warehouse) -> None:
@@ -238,7 +245,7 @@ def test_variance_components_follow_the_documented_estimator(built: Warehouse) -
 def test_template_versions_and_perfect_paths(built: Warehouse) -> None:
     rows = built.query(
         "select template_version, judge_model, score_count, mean_score, ci_low, ci_high "
-        "from analytics.template_version_comparison"
+        "from analytics.template_version_comparison where template_name = 'helpfulness'"
     )
     assert len(rows) == 4
     for version, judge, n, mean, low, high in rows:

@@ -7,8 +7,10 @@
 --    sample index come from the replay's request record; the compared node
 --    is the request it replays. Otherwise cohort and variant are null and the
 --    compared node is the target node itself.
--- 3. A judgement is parsed when it holds a score; a judge call whose text held
---    none keeps its parse error and a null score.
+-- 3. The score is metadata.score, else completion_quality (judges that log
+--    only that); a judgement is parsed when it holds a score, and a judge call
+--    whose text held none keeps its parse error and a null score.
+-- 4. A judge record naming no template counts under template `unspecified`.
 
 with
 
@@ -45,12 +47,13 @@ joined as (
         feedback.judge_cohort_id,
         feedback.feedback_source as rater_kind,
         feedback.judge_model,
-        feedback.template_name,
-        feedback.template_version,
         case
-            when feedback.feedback_source = 'judge' then feedback.metadata_score
-            else coalesce(feedback.metadata_score, feedback.completion_quality)
-        end as score,
+            when feedback.feedback_source = 'judge'
+                then coalesce(feedback.template_name, 'unspecified')
+            else feedback.template_name
+        end as template_name,
+        feedback.template_version,
+        coalesce(feedback.metadata_score, feedback.completion_quality) as score,
         feedback.parse_error,
         feedback.created_at
     from feedback
