@@ -18,6 +18,22 @@
     {'name': 'rating', 'path': ['rating'], 'type': 'integer'},
 ] -%}
 
+{#- The judge runner's metadata (python/trellis/services/judge/runner.py), parsed
+    1:1; a human reviewer may set template_id, template_version and score too. -#}
+{%- set metadata_fields = [
+    {'name': 'template_name', 'path': ['metadata', 'template_id'], 'type': 'text'},
+    {'name': 'template_version', 'path': ['metadata', 'template_version'], 'type': 'text'},
+    {'name': 'judge_model', 'path': ['metadata', 'judge_model'], 'type': 'text'},
+    {'name': 'judge_served_model', 'path': ['metadata', 'served_model'], 'type': 'text'},
+    {'name': 'score_parser', 'path': ['metadata', 'parser'], 'type': 'text'},
+    {'name': 'metadata_score', 'path': ['metadata', 'score'], 'type': 'double'},
+    {'name': 'parse_error', 'path': ['metadata', 'parse_error'], 'type': 'text'},
+    {'name': 'judge_cohort_id', 'path': ['metadata', 'cohort_id'], 'type': 'text'},
+    {'name': 'judge_task_id', 'path': ['metadata', 'task_id'], 'type': 'text'},
+    {'name': 'target_kind', 'path': ['metadata', 'target_kind'], 'type': 'text'},
+    {'name': 'target_id', 'path': ['metadata', 'target_id'], 'type': 'text'},
+] -%}
+
 with
 
 source as (
@@ -33,7 +49,8 @@ parsed as (
         request_id,
         created_at,
         ingested_at,
-        {{ trellis.json_fields_parse('record', fields) }}
+        {{ trellis.json_fields_parse('record', fields) }},
+        {{ trellis.json_fields_parse('record', metadata_fields, alias='_meta') }}
     from source
 ),
 
@@ -43,7 +60,8 @@ renamed as (
         parsed.request_id,
         parsed.created_at,
         parsed.ingested_at,
-        {{ trellis.json_fields_select(fields) }}
+        {{ trellis.json_fields_select(fields) }},
+        {{ trellis.json_fields_select(metadata_fields, alias='_meta') }}
     from parsed
 ),
 
@@ -59,6 +77,17 @@ normalized as (
         metadata_json,
         completion_quality,
         rating,
+        template_name,
+        template_version,
+        judge_model,
+        judge_served_model,
+        score_parser,
+        metadata_score,
+        parse_error,
+        judge_cohort_id,
+        judge_task_id,
+        target_kind,
+        target_id,
         created_at,
         ingested_at
     from renamed

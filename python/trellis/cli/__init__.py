@@ -30,9 +30,10 @@ from trellis.cli import (  # noqa: E402
     import_cmd,
     ingest_cmd,
     replay_cmd,
+    report_cmd,
 )
 
-for module in (ingest_cmd, follow_cmd, import_cmd, demo_cmd, replay_cmd):
+for module in (ingest_cmd, follow_cmd, import_cmd, demo_cmd, replay_cmd, report_cmd):
     module.register(app)
 
 
