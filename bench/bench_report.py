@@ -25,10 +25,10 @@ sys.path.insert(0, str(PROJECT_DIR))
 
 from tests.analytics_world import judged_world  # noqa: E402
 from tests.support.warehouse import write_jsonl  # noqa: E402
-from trellis.services.generate import generate  # noqa: E402
 
-from trellis.services.ingest import ingest_files  # noqa: E402
+from trellis.ingest import ingest_files  # noqa: E402
 from trellis.storage import open_store  # noqa: E402
+from trellis_demo.generate import generate  # noqa: E402
 
 
 def timed(label: str, command: list[str], env: dict[str, str]) -> float:

@@ -45,7 +45,7 @@ def _request(request_id: str, index: int, at: datetime, **extra: Any) -> dict[st
 def _judge_feedback(
     request_id: str, judge: str, template: tuple[str, str], score: float | None, at: datetime
 ) -> dict[str, Any]:
-    """The record JudgeExecutor.run appends (python/trellis/services/judge/runner.py)."""
+    """The record JudgeExecutor.run appends (python/trellis/runners/judge/executor.py)."""
     name, version = template
     feedback_id = f"judge-{request_id}-{judge}-{name}-{version}"
     record: dict[str, Any] = {

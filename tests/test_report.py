@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from trellis.services.generate import generate
 
 from tests.analytics_world import judged_world
 from tests.support.browser import chromium_binary, visit
 from tests.support.warehouse import Warehouse, warehouse, write_jsonl
+from trellis_demo.generate import generate
 
 pytestmark = pytest.mark.slow
 

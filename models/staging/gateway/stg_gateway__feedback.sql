@@ -18,7 +18,7 @@
     {'name': 'rating', 'path': ['rating'], 'type': 'integer'},
 ] -%}
 
-{#- The judge runner's metadata (python/trellis/services/judge/runner.py), parsed
+{#- The judge runner's metadata (python/trellis/runners/judge/executor.py), parsed
     1:1; a human reviewer may set template_id, template_version and score too. -#}
 {%- set metadata_fields = [
     {'name': 'template_name', 'path': ['metadata', 'template_id'], 'type': 'text'},
