@@ -17,7 +17,7 @@
 with
 
 steps as (
-    select * from {{ ref('int_trajectory_steps_climbed') }}
+    select * from {{ ref('int_trajectory_steps_enumerated') }}
     {% if is_incremental() %}
         where resolved_at > {{ trellis.stored_watermark('resolved_at') }}
     {% endif %}
