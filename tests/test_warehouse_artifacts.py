@@ -6,9 +6,11 @@ under another name, and a description for every column it holds.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -102,3 +104,59 @@ def test_a_copied_duckdb_warehouse_reads_every_relation(built: Warehouse, tmp_pa
         assert views > 0 and len(relations) > views
         for schema, name in relations:
             conn.sql(f'select count(*) from "{schema}"."{name}"').fetchall()
+
+
+def _built_relations(wh: Warehouse) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """(kind, schema, relation, manifest columns) of every model, seed and source."""
+    manifest = json.loads((wh.work / "dbt" / "manifest.json").read_text())
+    found = []
+    for node in [*manifest["nodes"].values(), *manifest["sources"].values()]:
+        if node["package_name"] != "trellis" or node["resource_type"] not in (
+            "model",
+            "seed",
+            "source",
+        ):
+            continue
+        relation = node["identifier"] if node["resource_type"] == "source" else node["alias"]
+        found.append((node["resource_type"], node["schema"], relation, node["columns"]))
+    return found
+
+
+def _catalog_columns(wh: Warehouse, schema: str, relation: str) -> list[str]:
+    rows = wh.query(
+        "select column_name from information_schema.columns"
+        " where table_schema = ? and table_name = ? order by ordinal_position",
+        [schema, relation],
+    )
+    return [str(name) for (name,) in rows]
+
+
+def test_every_built_column_has_a_description(built: Warehouse) -> None:
+    relations = _built_relations(built)
+    assert len(relations) > 30
+    undocumented = []
+    for _, schema, relation, columns in relations:
+        described = {
+            name.lower() for name, column in columns.items() if column["description"].strip()
+        }
+        catalog = _catalog_columns(built, schema, relation)
+        assert catalog, f"{schema}.{relation} was not built"
+        undocumented += [f"{schema}.{relation}.{c}" for c in catalog if c.lower() not in described]
+    assert undocumented == []
+
+
+def test_descriptions_are_persisted_as_comments_for_bi_tools(built: Warehouse) -> None:
+    if built.target == "duckdb":
+        sql = (
+            "select column_name from duckdb_columns() where schema_name = ? and table_name = ?"
+            " and coalesce(comment, '') = ''"
+        )
+    else:
+        sql = (
+            "select attname from pg_attribute where attrelid = to_regclass(quote_ident(?) || '.'"
+            " || quote_ident(?)) and attnum > 0 and not attisdropped"
+            " and coalesce(col_description(attrelid, attnum), '') = ''"
+        )
+    models = [(s, r) for kind, s, r, _ in _built_relations(built) if kind != "source"]
+    without_comment = [(s, r, built.query(sql, [s, r])) for s, r in models]
+    assert [entry for entry in without_comment if entry[2]] == []
