@@ -1,8 +1,7 @@
 {#- Project-wide pre-hook: session settings for building models. Dispatched.
     PostgreSQL: JIT off, since CTEs that a model reads twice are materialized
     and lose their row estimates, so the planner sees costs of 1e12 and spends
-    seconds compiling expressions for queries that then run on 100k rows
-    (trajectory_units at 100k nodes ran in half the time without it); and a
+    seconds compiling expressions for queries that then run in less; and a
     work_mem (var postgres_work_mem) large enough that the sorts and hashes of
     the lineage models stay in memory. DuckDB: nothing (profiles.yml sets
     memory_limit and threads). -#}
