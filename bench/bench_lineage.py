@@ -37,7 +37,7 @@ TREE_MODELS = (
     "int_branch_edges_jumped",
     "int_branch_nodes_recursed",
     "int_branch_nodes_classified",
-    "int_trajectory_steps_climbed",
+    "int_trajectory_steps_enumerated",
     "conversation_branch_nodes",
     "response_branch_records",
     "conversation_sessions",

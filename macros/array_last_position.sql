@@ -3,7 +3,7 @@
     {{ return(adapter.dispatch('array_last_position', 'trellis')(array_expr, value)) }}
 {%- endmacro %}
 
-{% macro default__array_last_position(array_expr, value) -%}
+{% macro postgres__array_last_position(array_expr, value) -%}
     (select max(elements.ordinality) from unnest({{ array_expr }}) with ordinality as elements (element, ordinality)
         where elements.element = {{ value }})
 {%- endmacro %}
@@ -13,4 +13,8 @@
         when list_position(list_reverse({{ array_expr }}), {{ value }}) is not null
             then len({{ array_expr }}) + 1 - list_position(list_reverse({{ array_expr }}), {{ value }})
     end)
+{%- endmacro %}
+
+{% macro default__array_last_position(array_expr, value) -%}
+    {{ trellis.unsupported_adapter('array_last_position') }}
 {%- endmacro %}

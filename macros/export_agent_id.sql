@@ -1,11 +1,10 @@
-{#- The agent id as exported to consumers: md5(salt || agent_id) when the var
-    agent_id_hash_salt is set (pseudonymous but joinable across exports with the
-    same salt), else the id itself. md5 and || behave the same on both targets. -#}
+{#- The agent id as exported to consumers: md5(salt || agent_id) when the
+    session has an export salt (pseudonymous but joinable across exports with
+    the same salt), else the id itself. md5 and || behave the same on both
+    targets; the salt comes from trellis.export_salt(). -#}
 {% macro export_agent_id(column_expr) -%}
-    {%- set salt = var('agent_id_hash_salt', '') -%}
-    {%- if salt -%}
-        md5('{{ salt | replace("'", "''") }}' || {{ column_expr }})
-    {%- else -%}
-        {{ column_expr }}
-    {%- endif -%}
+    (case
+        when {{ trellis.export_salt() }} = '' then {{ column_expr }}
+        else md5({{ trellis.export_salt() }} || {{ column_expr }})
+    end)
 {%- endmacro %}

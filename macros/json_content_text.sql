@@ -5,7 +5,7 @@
     {{ return(adapter.dispatch('json_content_text', 'trellis')(content)) }}
 {%- endmacro %}
 
-{% macro default__json_content_text(content) -%}
+{% macro postgres__json_content_text(content) -%}
     (case jsonb_typeof(cast({{ content }} as jsonb))
         when 'array' then coalesce((
             select string_agg(parts.part ->> 'text', '' order by parts.ordinality)
@@ -26,4 +26,8 @@
         when 'VARCHAR' then cast({{ content }} as json) ->> '$'
         else ''
     end)
+{%- endmacro %}
+
+{% macro default__json_content_text(content) -%}
+    {{ trellis.unsupported_adapter('json_content_text') }}
 {%- endmacro %}

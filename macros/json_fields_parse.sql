@@ -7,7 +7,7 @@
     {{ return(adapter.dispatch('json_fields_parse', 'trellis')(json_column, fields, alias)) }}
 {%- endmacro %}
 
-{% macro default__json_fields_parse(json_column, fields, alias='_doc') -%}
+{% macro postgres__json_fields_parse(json_column, fields, alias='_doc') -%}
     {{ json_column }} as {{ alias }}
 {%- endmacro %}
 
@@ -47,4 +47,8 @@
     {%- else -%}
         {{ '{' ~ (parts | join(',')) ~ '}' }}
     {%- endif -%}
+{%- endmacro %}
+
+{% macro default__json_fields_parse(json_column, fields, alias='_doc') -%}
+    {{ trellis.unsupported_adapter('json_fields_parse') }}
 {%- endmacro %}

@@ -3,7 +3,7 @@
     {{ return(adapter.dispatch('json_fields_select', 'trellis')(fields, alias)) }}
 {%- endmacro %}
 
-{% macro default__json_fields_select(fields, alias='_doc') -%}
+{% macro postgres__json_fields_select(fields, alias='_doc') -%}
     {%- set pg_types = {'text': 'text', 'double': 'double precision', 'bigint': 'bigint', 'integer': 'integer', 'boolean': 'boolean'} -%}
     {%- for field in fields %}
         {%- if field.type == 'json' %}
@@ -30,4 +30,8 @@
         {{ ns.expr }} as {{ field.name }}
         {%- endif %}{{ ',' if not loop.last }}
     {%- endfor %}
+{%- endmacro %}
+
+{% macro default__json_fields_select(fields, alias='_doc') -%}
+    {{ trellis.unsupported_adapter('json_fields_select') }}
 {%- endmacro %}

@@ -4,10 +4,14 @@
     {{ return(adapter.dispatch('regex_matches', 'trellis')(string_expr, pattern_expr)) }}
 {%- endmacro %}
 
-{% macro default__regex_matches(string_expr, pattern_expr) -%}
+{% macro postgres__regex_matches(string_expr, pattern_expr) -%}
     ({{ string_expr }} ~ {{ pattern_expr }})
 {%- endmacro %}
 
 {% macro duckdb__regex_matches(string_expr, pattern_expr) -%}
     regexp_matches({{ string_expr }}, {{ pattern_expr }})
+{%- endmacro %}
+
+{% macro default__regex_matches(string_expr, pattern_expr) -%}
+    {{ trellis.unsupported_adapter('regex_matches') }}
 {%- endmacro %}

@@ -6,7 +6,7 @@
     {{ return(adapter.dispatch('request_context_message_keys', 'trellis')(alias)) }}
 {%- endmacro %}
 
-{% macro default__request_context_message_keys(alias='_ctx') -%}
+{% macro postgres__request_context_message_keys(alias='_ctx') -%}
     array(
         select md5({{ trellis.pg_canonical_message('messages.message') }})
         from jsonb_array_elements({{ alias }} #> '{request,messages}') with ordinality as messages (message, ordinality)
@@ -16,4 +16,8 @@
 
 {% macro duckdb__request_context_message_keys(alias='_ctx') -%}
     list_transform({{ alias }}.request.messages, lambda message: md5({{ trellis.duckdb_canonical_message('message') }}))
+{%- endmacro %}
+
+{% macro default__request_context_message_keys(alias='_ctx') -%}
+    {{ trellis.unsupported_adapter('request_context_message_keys') }}
 {%- endmacro %}

@@ -3,7 +3,7 @@
     {{ return(adapter.dispatch('request_context_message_roles', 'trellis')(alias)) }}
 {%- endmacro %}
 
-{% macro default__request_context_message_roles(alias='_ctx') -%}
+{% macro postgres__request_context_message_roles(alias='_ctx') -%}
     array(
         select coalesce(messages.message ->> 'role', '')
         from jsonb_array_elements({{ alias }} #> '{request,messages}') with ordinality as messages (message, ordinality)
@@ -13,4 +13,8 @@
 
 {% macro duckdb__request_context_message_roles(alias='_ctx') -%}
     list_transform({{ alias }}.request.messages, lambda message: coalesce(message.role, ''))
+{%- endmacro %}
+
+{% macro default__request_context_message_roles(alias='_ctx') -%}
+    {{ trellis.unsupported_adapter('request_context_message_roles') }}
 {%- endmacro %}

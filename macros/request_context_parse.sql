@@ -5,7 +5,7 @@
     {{ return(adapter.dispatch('request_context_parse', 'trellis')(record, alias)) }}
 {%- endmacro %}
 
-{% macro default__request_context_parse(record, alias='_ctx') -%}
+{% macro postgres__request_context_parse(record, alias='_ctx') -%}
     {{ record }} as {{ alias }}
 {%- endmacro %}
 
@@ -15,4 +15,8 @@
         {{ record }},
         '{"parent_request_id":"VARCHAR","request":{"messages":[{{ message }}]},"response":{"choices":[{"message":{{ message }}}]}}'
     ) as {{ alias }}
+{%- endmacro %}
+
+{% macro default__request_context_parse(record, alias='_ctx') -%}
+    {{ trellis.unsupported_adapter('request_context_parse') }}
 {%- endmacro %}

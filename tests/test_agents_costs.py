@@ -361,8 +361,8 @@ def test_agents_costs_marts_match_an_independent_computation(
 
     # The salted export of the agent id.
     run_dbt(
-        ["run", "--select", "agent_request_log", "--vars", "{agent_id_hash_salt: pepper}"],
-        env,
+        ["run", "--select", "agent_request_log"],
+        {**env, "DBT_ENV_SECRET_TRELLIS_EXPORT_SALT": "pepper"},
         target,
         tmp_path / "dbt",
     )

@@ -119,11 +119,17 @@ def test_trajectories_run_from_the_root_to_every_leaf(built: Built) -> None:
     trajectories = built.warehouse.rows_by_id("lineage.trajectory_units", "leaf_node_id")
     leaves = {n for n, node in built.nodes.items() if node["is_leaf"]}
     assert set(trajectories) == leaves
+    node_ids_type = built.warehouse.query(
+        "select data_type from information_schema.columns where table_schema = 'lineage'"
+        " and table_name = 'trajectory_units' and column_name = 'node_ids'"
+    )
+    assert [(str(t).lower(),) for (t,) in node_ids_type] == [("json",)]
     for leaf, trajectory in trajectories.items():
         path = [leaf]
         while built.nodes[path[-1]]["parent_node_id"] is not None:
             path.append(built.nodes[path[-1]]["parent_node_id"])
-        assert json.loads(trajectory["node_ids"]) == path[::-1]
+        node_ids = trajectory["node_ids"]  # JSON: text from DuckDB, parsed by psycopg
+        assert (json.loads(node_ids) if isinstance(node_ids, str) else node_ids) == path[::-1]
         assert trajectory["step_count"] == len(path)
 
 

@@ -5,7 +5,7 @@ days as (
 ),
 
 scores as (
-    select * from {{ ref('int_agent_confidence_recursed') }}
+    select * from {{ ref('int_agent_confidence_scored') }}
 ),
 
 joined as (

@@ -1,7 +1,7 @@
 with
 
 calls as (
-    select * from {{ ref('int_agent_requests_joined') }}
+    select * from {{ ref('int_agent_requests_attributed') }}
 ),
 
 policies as (

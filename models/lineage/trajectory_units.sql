@@ -17,7 +17,7 @@
 with
 
 steps as (
-    select * from {{ ref('int_trajectory_steps_climbed') }}
+    select * from {{ ref('int_trajectory_steps_enumerated') }}
     {% if is_incremental() %}
         where resolved_at > {{ trellis.stored_watermark('resolved_at') }}
     {% endif %}
@@ -58,7 +58,7 @@ step_facts as (
 paths as (
     select
         leaf_node_id,
-        '[' || string_agg('"' || node_id || '"', ',' order by step_index) || ']' as node_ids,
+        {{ trellis.json_array_agg('node_id', 'step_index') }} as node_ids,
         count(*) as step_count,
         cast(sum(reply_tool_call_count) as bigint) as tool_call_count,
         cast(sum(case when request_status in ('error', 'timeout', 'cancelled') then 1 else 0 end) as bigint)

@@ -1,5 +1,5 @@
 -- One row per node of the trees the last lineage run touched (every node after
--- a full build), with integer keys for the climb in int_trajectory_steps_climbed.
+-- a full build), with integer keys for the climb in int_trajectory_steps_enumerated.
 -- A table of its own, not a CTE: the climb joins it once per level, and a
 -- stored table is what the databases join fastest, level after level.
 

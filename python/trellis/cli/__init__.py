@@ -31,9 +31,10 @@ from trellis.cli import (  # noqa: E402
     ingest_cmd,
     replay_cmd,
     report_cmd,
+    tenant_cmd,
 )
 
-for module in (ingest_cmd, follow_cmd, import_cmd, demo_cmd, replay_cmd, report_cmd):
+for module in (ingest_cmd, follow_cmd, import_cmd, demo_cmd, replay_cmd, report_cmd, tenant_cmd):
     module.register(app)
 
 

@@ -98,8 +98,13 @@ def select_targets(
     return _trajectories(db, rows) if kind == "trajectory" else _responses(db, rows)
 
 
+def _node_ids(value: Any) -> list[str]:
+    """trajectory_units.node_ids: DuckDB hands its JSON over as text, psycopg parsed."""
+    return [str(n) for n in (json.loads(value) if isinstance(value, str | bytes) else value)]
+
+
 def _trajectories(db: Db, rows: list[tuple[Any, ...]]) -> list[JudgeTarget]:
-    paths = {str(r[0]): [str(n) for n in json.loads(r[3])] for r in rows}
+    paths = {str(r[0]): _node_ids(r[3]) for r in rows}
     nodes = load_nodes(db, [n for path in paths.values() for n in path])
     targets = []
     for trajectory_id, leaf_id, session_key, _ in rows:

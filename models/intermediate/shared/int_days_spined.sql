@@ -1,5 +1,3 @@
-{{ config(tags=['costs']) }}
-
 -- One row per UTC day from the first to the last day with any call, so days
 -- without traffic still get rows downstream.
 with

@@ -15,7 +15,7 @@ costs as (
     select * from {{ ref('int_request_costs_priced') }}
 ),
 
-joined as (
+attributed as (
     select
         requests.request_id,
         requests.tenant_id,
@@ -49,4 +49,4 @@ joined as (
         on requests.request_id = feedback.request_id
 )
 
-select * from joined
+select * from attributed

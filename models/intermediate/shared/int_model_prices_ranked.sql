@@ -1,8 +1,6 @@
-{{ config(tags=['costs']) }}
-
 -- One row per price row of the price table, with the window it is in force
 -- and the priority of its pattern. The rules of which price applies live
--- here once, read by int_request_costs_priced and by `trellis replay/judge
+-- here once, read by int_request_prices_resolved and by `trellis replay/judge
 -- --plan` (trellis.runners.kit.prices):
 -- 1. A price row is in force from its valid_from (UTC midnight) until the
 --    next valid_from of the same pattern, provider and token type.

@@ -1,28 +1,23 @@
-{{ config(tags=['agents']) }}
-
--- One row per request: its cost in USD. The gateway's cost_usd wins; else the
--- price table in force at call time, for the most specific matching pattern:
--- (prompt - cached) x input + cached x cached_input (input when no cached
--- price is in force) + completion x output, per million tokens, plus latency
--- seconds x compute price. A call without an input and output price in force
--- is unpriced: cost_usd null, never zero.
+-- One row per request: the prices in force for it, from the price table
+-- (model_prices), and nothing about what it costs:
+-- 1. The billed model is served_model, else model.
+-- 2. A price row applies when its model_pattern (a regular expression) matches
+--    the billed model and its provider is the call's (any provider when the
+--    call names none).
+-- 3. Of the matching patterns, per token type, the longest wins (ties: the
+--    pattern, then the provider, alphabetically).
+-- 4. Of that pattern's rows, the one whose [valid_from, next valid_from)
+--    window holds the call's UTC created_at is in force.
+-- 5. Cached input tokens fall back to the input price when no cached_input
+--    price is in force. A request without any price in force keeps nulls and
+--    the model tier 'unknown'.
 with
 
 requests as (
     select
         request_id,
-        tenant_id,
-        agent_id,
-        model,
         coalesce(served_model, model) as billed_model,
-        provider,
         coalesce(provider, '') as provider_key,
-        prompt_tokens,
-        cached_tokens,
-        completion_tokens,
-        latency_ms,
-        reported_cost_usd,
-        created_at,
         created_at at time zone 'UTC' as created_at_utc
     from {{ ref('stg_gateway__requests') }}
 ),
@@ -105,79 +100,20 @@ prices_in_force as (
     group by requests.request_id
 ),
 
-computed as (
+resolved as (
     select
         requests.request_id,
-        requests.tenant_id,
-        requests.agent_id,
-        requests.model,
         requests.billed_model,
-        requests.provider,
         coalesce(prices_in_force.model_tier, 'unknown') as model_tier,
-        requests.prompt_tokens,
-        requests.cached_tokens,
-        requests.prompt_tokens - requests.cached_tokens as uncached_prompt_tokens,
-        requests.completion_tokens,
-        requests.latency_ms,
-        requests.reported_cost_usd,
         prices_in_force.input_usd_per_million_tokens,
         coalesce(
             prices_in_force.cached_input_usd_per_million_tokens, prices_in_force.input_usd_per_million_tokens
         ) as cached_input_usd_per_million_tokens,
         prices_in_force.output_usd_per_million_tokens,
-        prices_in_force.compute_usd_per_second,
-        case
-            when
-                prices_in_force.input_usd_per_million_tokens is not null
-                and prices_in_force.output_usd_per_million_tokens is not null
-                then (
-                    cast(requests.prompt_tokens - requests.cached_tokens as double precision)
-                    * prices_in_force.input_usd_per_million_tokens
-                    + cast(requests.cached_tokens as double precision)
-                    * coalesce(
-                        prices_in_force.cached_input_usd_per_million_tokens,
-                        prices_in_force.input_usd_per_million_tokens
-                    )
-                    + cast(requests.completion_tokens as double precision)
-                    * prices_in_force.output_usd_per_million_tokens
-                ) / 1000000.0
-                + coalesce(requests.latency_ms / 1000.0 * prices_in_force.compute_usd_per_second, 0.0)
-        end as list_price_cost_usd,
-        requests.created_at
+        prices_in_force.compute_usd_per_second
     from requests
     left join prices_in_force
         on requests.request_id = prices_in_force.request_id
-),
-
-priced as (
-    select
-        request_id,
-        tenant_id,
-        agent_id,
-        model,
-        billed_model,
-        provider,
-        model_tier,
-        case
-            when reported_cost_usd is not null then 'gateway'
-            when list_price_cost_usd is not null then 'price_table'
-            else 'unpriced'
-        end as cost_source,
-        prompt_tokens,
-        cached_tokens,
-        uncached_prompt_tokens,
-        completion_tokens,
-        latency_ms,
-        input_usd_per_million_tokens,
-        cached_input_usd_per_million_tokens,
-        output_usd_per_million_tokens,
-        compute_usd_per_second,
-        list_price_cost_usd,
-        coalesce(reported_cost_usd, list_price_cost_usd) as cost_usd,
-        coalesce(reported_cost_usd, list_price_cost_usd) is not null as is_priced,
-        created_at,
-        cast(created_at at time zone 'UTC' as date) as call_date
-    from computed
 )
 
-select * from priced
+select * from resolved

@@ -1,0 +1,1 @@
+"""Pieces dbt loads from the trellis package (adapter plugins)."""
