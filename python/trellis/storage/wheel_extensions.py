@@ -25,7 +25,8 @@ def extension_file(name: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise TrellisError(
-            f"DuckDB extension {name}: install the wheel duckdb-extension-{name}=={duckdb.__version__}"
+            f"DuckDB extension {name}: install the wheel "
+            f"duckdb-extension-{name}=={duckdb.__version__}"
         )
     folder = Path(next(iter(spec.submodule_search_locations)))
     path = folder / "extensions" / f"v{duckdb.__version__}" / f"{name}.duckdb_extension"
@@ -52,7 +53,7 @@ def load_wheel_extensions(con: duckdb.DuckDBPyConnection, names: list[str]) -> N
         con.execute(f"load {name}")
 
 
-class Plugin(BasePlugin):  # type: ignore[misc]
+class Plugin(BasePlugin):
     """dbt-duckdb plugin: `plugins: [{module: trellis.storage.wheel_extensions,
     config: {extensions: [postgres_scanner, vss]}}]`."""
 
