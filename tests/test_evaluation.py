@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score, v_measure_score
 
 from tests.support.dbt import run_dbt
@@ -229,7 +230,10 @@ def test_evaluation_marts_embed_incrementally_cluster_by_topic_and_keep_ids(
     kept = built.query(TASK_CLUSTERS)
     assert all(clusters_before[t] == c for t, c in kept if t in clusters_before)
 
-    # A requested re-clustering keeps ids by overlap: most trajectories keep theirs.
+    # A requested re-clustering (another seed) carries ids by overlap: as many
+    # trajectories keep their id as any one-to-one matching of old to new
+    # clusters allows (computed here independently).
+    before_refit = dict(kept)
     built.dbt(
         "build",
         "--select",
@@ -245,8 +249,15 @@ def test_evaluation_marts_embed_incrementally_cluster_by_topic_and_keep_ids(
     assert {reason for _, _, reason in history} == {"requested"}
     assert all(previous is not None and previous.endswith(":1") for _, previous, _ in history)
     reclustered = dict(built.query(TASK_CLUSTERS))
-    same = Counter(reclustered[t] == c for t, c in clusters_before.items() if t in reclustered)
-    assert same[True] / sum(same.values()) > 0.8, same
+    pairs = Counter((before_refit[t], c) for t, c in reclustered.items())
+    old_ids = sorted({o for o, _ in pairs})
+    new_ids = sorted({n for _, n in pairs})
+    overlap = np.array([[pairs[(o, n)] for n in new_ids] for o in old_ids])
+    rows, cols = linear_sum_assignment(overlap, maximize=True)
+    best = int(overlap[rows, cols].sum())
+    kept_ids = sum(before_refit[t] == c for t, c in reclustered.items())
+    assert kept_ids == best
+    assert kept_ids / len(reclustered) > 0.6
 
     # The global clustering covers only the tenants whose policy allows it.
     built.dbt("build", "--select", "tag:evaluation", "--vars", "{evaluation_cluster_scope: global}")
