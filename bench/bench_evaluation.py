@@ -24,6 +24,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -151,7 +152,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100_000)
     parser.add_argument("--cluster-vectors", type=int, default=100_000)
     parser.add_argument("--topic-conversations", type=int, default=2400)
-    parser.add_argument("--work", type=Path, default=PROJECT_DIR / "bench" / ".evaluation")
+    parser.add_argument(
+        "--work", type=Path, default=Path(tempfile.gettempdir()) / "trellis-bench-evaluation"
+    )
     args = parser.parse_args()
     work: Path = args.work
     work.mkdir(parents=True, exist_ok=True)
