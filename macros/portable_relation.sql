@@ -13,6 +13,10 @@
     {%- if relation is string or relation.include is not defined -%}
         {{ return(relation) }}
     {%- endif -%}
+    {#- another catalog (the workbench's attached `truth`) keeps its name -#}
+    {%- if relation.database != target.database -%}
+        {{ return(relation) }}
+    {%- endif -%}
     {{ return(relation.include(database=false)) }}
 {%- endmacro %}
 
