@@ -34,14 +34,14 @@ sys.path.insert(0, str(PROJECT_DIR / "python"))
 import duckdb  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import adjusted_rand_score, v_measure_score  # noqa: E402
-from trellis.services.generate import generate  # noqa: E402
 
 from trellis.evaluation import clustering  # noqa: E402
 from trellis.evaluation.embedders import WordLlamaEmbedder  # noqa: E402
 from trellis.evaluation.topic_corpus import topic_corpus, write_jsonl  # noqa: E402
 from trellis.evaluation.trajectory_embeddings import embed_trajectories  # noqa: E402
-from trellis.services.ingest import ingest_files  # noqa: E402
+from trellis.ingest import ingest_files  # noqa: E402
 from trellis.storage import open_store  # noqa: E402
+from trellis_demo.generate import generate  # noqa: E402
 
 
 def dbt(args: list[str], env: dict[str, str], work: Path) -> tuple[float, float]:

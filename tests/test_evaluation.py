@@ -26,7 +26,7 @@ from trellis.evaluation import clustering
 from trellis.evaluation.compose import compose_mean
 from trellis.evaluation.embedders import OpenAIEmbedder, OpenAISettings, WordLlamaEmbedder
 from trellis.evaluation.topic_corpus import topic_corpus, write_jsonl
-from trellis.services.ingest import ingest_files
+from trellis.ingest import ingest_files
 from trellis.storage import open_store
 
 MESSAGES = [

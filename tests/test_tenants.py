@@ -12,9 +12,9 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
-from trellis.services.generate import generate
 
 from tests.support.warehouse import Warehouse, warehouse
+from trellis_demo.generate import generate
 
 pytestmark = pytest.mark.slow
 

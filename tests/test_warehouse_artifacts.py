@@ -14,9 +14,9 @@ from typing import Any
 
 import duckdb
 import pytest
-from trellis.services.generate import generate
 
 from tests.support.warehouse import Warehouse, warehouse
+from trellis_demo.generate import generate
 
 pytestmark = pytest.mark.slow
 

@@ -27,7 +27,7 @@ import scipy.sparse
 from tokenizers import Tokenizer
 
 from trellis.errors import TrellisError
-from trellis.services.replay.http_client import (
+from trellis.runners.kit.http_client import (
     RETRYABLE_STATUS,
     backoff_delay,
     parse_retry_after,
