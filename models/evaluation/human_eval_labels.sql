@@ -45,8 +45,8 @@ labeled as (
 agreed as (
     select
         labeled.*,
-        count(*) over (partition by trajectory_id, category) as reviewer_count,
-        count(*) filter (where is_assigned) over (partition by trajectory_id, category)
+        count(*) over (partition by labeled.trajectory_id, labeled.category) as reviewer_count,
+        count(*) filter (where labeled.is_assigned) over (partition by labeled.trajectory_id, labeled.category)
             as assigning_reviewers
     from labeled
 ),

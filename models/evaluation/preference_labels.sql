@@ -83,7 +83,7 @@ confirmed as (
 final as (
     select
         confirmed.*,
-        exists (
+        exists(
             select 1 from confirmed as reverse
             where
                 reverse.chosen_node_id = confirmed.rejected_node_id

@@ -23,7 +23,7 @@ rule_labels as (
         ruled.category,
         'rule' as label_source,
         cast(1.0 as double) as confidence,
-        cast(to_json({'rule': ruled.rule, 'nodes': ruled.evidence_nodes}) as varchar) as evidence,
+        cast(to_json({ 'rule': ruled.rule, 'nodes': ruled.evidence_nodes }) as varchar) as evidence,
         ruled.labeled_at
     from ruled
     inner join trajectories on ruled.trajectory_id = trajectories.trajectory_id
@@ -37,7 +37,7 @@ model_labels as (
         'model' as label_source,
         cast(judged.confidence as double) as confidence,
         cast(
-            to_json({'judges': judged.judges_json, 'nodes': [trajectories.leaf_node_id]}) as varchar
+            to_json({ 'judges': judged.judges_json, 'nodes': [trajectories.leaf_node_id] }) as varchar
         ) as evidence,
         judged.labeled_at
     from judged

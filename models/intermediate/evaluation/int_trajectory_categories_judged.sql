@@ -23,7 +23,8 @@ answers as (
         json_extract(metadata_json, '$.labels.categories') as categories_json,
         created_at,
         row_number() over (
-            partition by json_extract_string(metadata_json, '$.target_id'), json_extract_string(metadata_json, '$.judge_model')
+            partition by
+                json_extract_string(metadata_json, '$.target_id'), json_extract_string(metadata_json, '$.judge_model')
             order by created_at desc, feedback_id desc
         ) as recency
     from feedback
@@ -48,32 +49,34 @@ named as (
         latest.answering_judges,
         latest.created_at,
         unnest(
-            from_json(latest.categories_json, '[{"category": "VARCHAR", "confidence": "DOUBLE", "evidence": "VARCHAR"}]')
+            from_json(
+                latest.categories_json, '[{"category": "VARCHAR", "confidence": "DOUBLE", "evidence": "VARCHAR"}]'
+            )
         ) as label
     from latest
 ),
 
 judged as (
     select
-        trajectory_id,
-        label.category as category,
+        named.trajectory_id,
+        label.category,
         sum(label.confidence) / max(answering_judges) as confidence,
         to_json(
             list(
                 {
-                    'feedback_id': feedback_id,
-                    'judge_model': judge_model,
+                    'feedback_id': named.feedback_id,
+                    'judge_model': named.judge_model,
                     'confidence': label.confidence,
                     'evidence': label.evidence
                 }
-                order by judge_model
+                order by named.judge_model
             )
         ) as judges_json,
-        count(distinct judge_model) as named_by_judges,
+        count(distinct named.judge_model) as named_by_judges,
         max(answering_judges) as answering_judges,
-        max(created_at) as labeled_at
+        max(named.created_at) as labeled_at
     from named
-    group by trajectory_id, label.category
+    group by named.trajectory_id, label.category
 )
 
 select * from judged

@@ -38,8 +38,11 @@ user_turns as (
     select
         contexts.request_id,
         contexts.message_roles[-1] = 'user' as asks,
-        [turn[1] for turn in list_zip(contexts.message_keys, contexts.message_roles) if turn[2] = 'user']
-            as user_keys
+        -- lambda parameters are not table references
+        list_transform(
+            list_filter(list_zip(contexts.message_keys, contexts.message_roles), lambda turn: turn[2] = 'user'),  -- noqa: RF03
+            lambda turn: turn[1]  -- noqa: RF03
+        ) as user_keys
     from contexts
 ),
 
@@ -52,8 +55,7 @@ described as (
         nodes.branch_kind,
         nodes.node_status,
         requests.reply_tool_calls_json,
-        [tool.function.name for tool in from_json(requests.tools_json, '[{"function": {"name": "VARCHAR"}}]')]
-            as declared_tool_names,
+        json_extract_string(requests.tools_json, '$[*].function.name') as declared_tool_names,
         steps.step_index,
         requests.completion_tokens,
         steps.step_index = steps.step_count - 1 as is_leaf_step,

@@ -24,12 +24,12 @@ calls as (
 
 listed as (
     select
-        trajectory_id,
-        node_id,
+        calls.trajectory_id,
+        calls.node_id,
         tool_call.function.name as tool_name,
         tool_call.function.arguments as tool_arguments,
-        step_index,
-        coalesce(list_contains(declared_tool_names, tool_call.function.name), false) as is_declared,
+        calls.step_index,
+        coalesce(list_contains(calls.declared_tool_names, tool_call.function.name), false) as is_declared,
         coalesce(json_valid(tool_call.function.arguments), false) as has_valid_arguments
     from calls
 )
