@@ -40,7 +40,10 @@ user_turns as (
         contexts.message_roles[-1] = 'user' as asks,
         -- lambda parameters are not table references
         list_transform(
-            list_filter(list_zip(contexts.message_keys, contexts.message_roles), lambda turn: turn[2] = 'user'),  -- noqa: RF03
+            list_filter(
+                list_zip(contexts.message_keys, contexts.message_roles),
+                lambda turn: turn[2] = 'user'  -- noqa: RF03
+            ),
             lambda turn: turn[1]  -- noqa: RF03
         ) as user_keys
     from contexts
