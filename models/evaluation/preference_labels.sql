@@ -21,9 +21,20 @@ candidates as (
     where preference_source = 'human'
 ),
 
+-- the reviews behind a human score: each reviewer's latest score of the node
 human_scores as (
-    select * from {{ ref('int_human_reviews_parsed') }}
-    where quality_score is not null
+    select *
+    from (
+        select
+            scored.*,
+            row_number() over (
+                partition by scored.node_id, scored.reviewer_id
+                order by scored.created_at desc, scored.feedback_id desc
+            ) as recency
+        from {{ ref('int_human_reviews_parsed') }} as scored
+        where scored.quality_score is not null
+    ) as ranked
+    where recency = 1
 ),
 
 chosen_explicitly as (
