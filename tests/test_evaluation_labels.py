@@ -179,10 +179,18 @@ def label_studio_export() -> list[dict[str, Any]]:
             2,
             "p2",
             _annotation(
-                21, {"id": 1, "email": "ann@example.com"}, "2026-04-02T09:00:00Z", _number(3)
+                21,
+                {"id": 1, "email": "ann@example.com"},
+                "2026-04-02T09:00:00Z",
+                _choices("tool_misuse"),
+                _number(3),
             ),
             _annotation(
-                22, {"id": 1, "email": "ann@example.com"}, "2026-04-02T10:00:00Z", _number(4)
+                22,
+                {"id": 1, "email": "ann@example.com"},
+                "2026-04-02T10:00:00Z",
+                _choices(),
+                _number(4),
             ),
         ),
         # cannot be reviews: no task, a score that is no number, out of range, an
@@ -339,11 +347,13 @@ def test_human_eval_labels_keep_each_reviewers_latest_and_their_agreement(built:
         ("bob@example.com", "hallucination", True, 0.5, 6.0),
         ("bob@example.com", "overlong", True, 1.0, 6.0),
     ]
+    # ann's later review of p2 assigns nothing: her earlier tool_misuse is superseded
     latest = built.warehouse.query(
-        "select distinct quality_score from evaluation.human_eval_labels where trajectory_id = ?",
+        "select distinct quality_score, is_assigned from evaluation.human_eval_labels "
+        "where trajectory_id = ?",
         [ev.trajectory_id("p2")],
     )
-    assert latest == [(4.0,)]
+    assert latest == [(4.0, False)]
 
 
 def _expected_pairs(built: Built, margin: float = 1.0) -> set[tuple[str, str, str, float, float]]:

@@ -1,6 +1,7 @@
 -- One row per trajectory, reviewer and category: each reviewer's latest review
--- of the trajectory that gave categories, whether it assigned the category,
--- and how far the reviewers of the trajectory agree on it.
+-- of the trajectory that gave categories (a list, empty when none applies;
+-- a review with a score only is a preference signal, not a label), whether it
+-- assigned the category, and how far the reviewers of the trajectory agree.
 --   1. agreement = the share of the trajectory's reviewers on the majority side
 --      (assigned or not): 1 when all agree, 0.5 for an even split of two.
 
@@ -8,7 +9,7 @@ with
 
 reviews as (
     select * from {{ ref('int_human_reviews_parsed') }}
-    where trajectory_id is not null and (has_categories or quality_score is not null)
+    where trajectory_id is not null and has_categories
 ),
 
 latest as (
