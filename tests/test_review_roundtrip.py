@@ -155,3 +155,32 @@ def test_jsonl_and_csv_exports_come_back_as_reviews(
         "select count(*) from raw.feedback where record->>'reviewer_id' = ?", [f"{fmt}-rev"]
     )
     assert stored == [(2,)]
+
+
+def test_cluster_category_labels_count_each_clusters_labels(wh: Warehouse) -> None:
+    members: dict[tuple[str, str], set[str]] = {}
+    for view, cluster, trajectory in wh.query(
+        "select view, cluster_id, trajectory_id from evaluation.trajectory_clusters"
+    ):
+        members.setdefault((view, cluster), set()).add(trajectory)
+    labels: dict[tuple[str, str], set[str]] = {}
+    for trajectory, source, category in wh.query(
+        "select trajectory_id, label_source, category from evaluation.trajectory_category_labels"
+    ):
+        labels.setdefault((source, category), set()).add(trajectory)
+    expected = {}
+    for (view, cluster), trajectories in members.items():
+        for (source, category), labeled in labels.items():
+            if trajectories & labeled:
+                expected[(view, cluster, source, category)] = len(trajectories & labeled) / len(
+                    trajectories
+                )
+    rows = wh.query(
+        "select view, cluster_id, label_source, category, category_share, dominant_category, "
+        "dominant_share from evaluation.cluster_category_labels"
+    )
+    assert {r[:4]: r[4] for r in rows} == pytest.approx(expected)
+    for view, cluster, source, _, _, dominant, share in rows:
+        shares = {k[3]: v for k, v in expected.items() if k[:3] == (view, cluster, source)}
+        assert share == pytest.approx(max(shares.values()))
+        assert dominant == min(c for c, v in shares.items() if v == max(shares.values()))
