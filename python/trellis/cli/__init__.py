@@ -31,10 +31,20 @@ from trellis.cli import (  # noqa: E402
     ingest_cmd,
     replay_cmd,
     report_cmd,
+    review_cmd,
     tenant_cmd,
 )
 
-for module in (ingest_cmd, follow_cmd, import_cmd, demo_cmd, replay_cmd, report_cmd, tenant_cmd):
+for module in (
+    ingest_cmd,
+    follow_cmd,
+    import_cmd,
+    demo_cmd,
+    replay_cmd,
+    review_cmd,
+    report_cmd,
+    tenant_cmd,
+):
     module.register(app)
 
 

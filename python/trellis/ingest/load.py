@@ -90,13 +90,15 @@ class SourceItem:
 
     `raw_text` is the source's own text, kept when the record is quarantined;
     `record` the record mapped to the contract, or None when it could not be
-    mapped: then it is quarantined with `reason`.
+    mapped: then it is quarantined with `reason` and `detail` (the reason
+    again when there is none).
     """
 
     position: int
     raw_text: str
     record: Mapping[str, Any] | None
     reason: str | None = None
+    detail: str | None = None
 
 
 class IngestInterrupted(TrellisError):
@@ -167,7 +169,7 @@ def ingest_items(
             if item.record is None:
                 raw = item.raw_text.encode("utf-8", "surrogatepass")
                 reason = item.reason or c.INVALID_JSON
-                yield Line(item.position, raw, item.raw_text, (reason, reason))
+                yield Line(item.position, raw, item.raw_text, (reason, item.detail or reason))
             else:
                 yield _line(item.position, record_text(item.record), item.raw_text)
 

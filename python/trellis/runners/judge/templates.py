@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from trellis.runners.judge.parsers import PARSERS
+from trellis.runners.judge.parsers import LABEL_PARSERS, PARSERS
 from trellis.runners.kit.ids import stable_id
 from trellis.runners.kit.manifest import convert, load
 from trellis.runners.kit.templating import check_syntax, render
@@ -52,10 +52,9 @@ class TemplateFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     target: Literal["trajectory", "response"] = "trajectory"
 
     def __post_init__(self) -> None:
-        if self.parser not in PARSERS:
-            raise ValueError(
-                f"unknown parser {self.parser!r} (known: {', '.join(sorted(PARSERS))})"
-            )
+        known = {*PARSERS, *LABEL_PARSERS}
+        if self.parser not in known:
+            raise ValueError(f"unknown parser {self.parser!r} (known: {', '.join(sorted(known))})")
 
 
 class JudgeTemplate(msgspec.Struct, frozen=True):
