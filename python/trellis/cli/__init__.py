@@ -22,9 +22,15 @@ app = typer.Typer(
 )
 
 # Registration order is the order of `trellis --help`.
-from trellis.cli import demo_cmd, generate_cmd, ingest_cmd, replay_cmd  # noqa: E402
+from trellis.cli import (  # noqa: E402
+    datasets_cmd,
+    demo_cmd,
+    generate_cmd,
+    ingest_cmd,
+    replay_cmd,
+)
 
-for module in (ingest_cmd, generate_cmd, demo_cmd, replay_cmd):
+for module in (ingest_cmd, generate_cmd, demo_cmd, replay_cmd, datasets_cmd):
     module.register(app)
 
 
