@@ -1,0 +1,28 @@
+"""One row per trajectory x view x embedder: the view's vector (see trellis.evaluation.trajectory_embeddings)."""
+
+from trellis.evaluation.embedders import make_embedder
+from trellis.evaluation.trajectory_embeddings import embed_trajectories
+
+
+def model(dbt, session):
+    dbt.config(
+        materialized="incremental",
+        incremental_strategy="delete+insert",
+        unique_key=["trajectory_id", "view", "embedder"],
+    )
+    embedder = make_embedder(
+        dbt.config.get("embedder_name"),
+        {
+            "base_url": dbt.config.get("openai_base_url"),
+            "model": dbt.config.get("openai_model"),
+            "api_key_env": dbt.config.get("openai_api_key_env"),
+        },
+    )
+    table, _ = embed_trajectories(
+        session,
+        trajectories=dbt.ref("trajectory_units"),
+        messages=dbt.ref("stg_gateway__request_messages"),
+        existing=str(dbt.this) if dbt.is_incremental else None,
+        embedder=embedder,
+    )
+    return table

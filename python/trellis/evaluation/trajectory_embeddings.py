@@ -1,0 +1,231 @@
+"""Embed trajectories' views incrementally: what the trajectory_embeddings model runs.
+
+Views of a trajectory (the leaf request's messages and its reply: chat APIs
+are stateless, so the last call carries the conversation):
+- task: the user turns (what was asked), system prompts and replies left out;
+- behavior: the assistant turns, tool calls and tool results.
+
+A row is keyed by trajectory, view and embedder and carries the view's
+content_key (md5 of its messages' md5s in order). A run reads only the
+trajectories resolved after the newest one this embedder has seen, and
+embeds those whose content_key it does not hold yet; another embedder's rows
+are never touched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from trellis.evaluation.compose import compose_mean
+from trellis.evaluation.embedders import Embedder, Vectors, embedder_label
+
+VIEW_SQL = """
+case
+    when message_role = 'user' and not is_reply then 'task'
+    when message_role in ('assistant', 'tool', 'function') then 'behavior'
+end
+"""
+
+
+@dataclass(frozen=True)
+class EmbedStats:
+    trajectories: int
+    rows: int
+    texts: int
+    text_bytes: int
+
+
+def _candidates_sql(has_existing: bool) -> str:
+    """The view messages of the trajectories resolved after the embedder's watermark."""
+    watermark = (
+        "where trajectories.resolved_at > coalesce((select max(source_resolved_at) "
+        "from _eval_existing where embedder = $embedder), '-infinity'::timestamptz)"
+        if has_existing
+        else ""
+    )
+    return f"""
+    create or replace temp table _eval_view_messages as
+    with
+    trajectories as (
+        select trajectory_id, tenant_id, leaf_node_id, resolved_at
+        from _eval_trajectories as trajectories
+        {watermark}
+    ),
+    viewed as (
+        select
+            trajectories.trajectory_id,
+            trajectories.tenant_id,
+            trajectories.resolved_at,
+            messages.message_index,
+            messages.message_text,
+            {VIEW_SQL} as view
+        from trajectories
+        inner join _eval_messages as messages on trajectories.leaf_node_id = messages.request_id
+    )
+    select * from viewed where view is not null and message_text <> ''
+    """
+
+
+def _pending_sql(has_existing: bool) -> str:
+    """One row per trajectory view to embed, numbered (group_index)."""
+    known = (
+        """
+        left join _eval_existing as known
+            on keyed.trajectory_id = known.trajectory_id
+            and keyed.view = known.view
+            and known.embedder = $embedder
+            and keyed.content_key = known.content_key
+        where known.trajectory_id is null
+        """
+        if has_existing
+        else ""
+    )
+    return f"""
+    create or replace temp table _eval_pending as
+    with
+    keyed as (
+        select
+            trajectory_id,
+            any_value(tenant_id) as tenant_id,
+            view,
+            md5(string_agg(md5(message_text), ',' order by message_index)) as content_key,
+            max(resolved_at) as source_resolved_at
+        from _eval_view_messages
+        group by trajectory_id, view
+    ),
+    fresh as (
+        select keyed.* from keyed
+        {known}
+    )
+    select
+        row_number() over (order by fresh.trajectory_id, fresh.view) - 1 as group_index,
+        fresh.*
+    from fresh
+    """
+
+
+def embed_trajectories(
+    con: duckdb.DuckDBPyConnection,
+    trajectories: duckdb.DuckDBPyRelation,
+    messages: duckdb.DuckDBPyRelation,
+    existing: str | None,
+    embedder: Embedder,
+    now: dt.datetime | None = None,
+) -> tuple[pa.Table, EmbedStats]:
+    """The new rows of trajectory_embeddings (arrow), and what it took.
+
+    `existing` names the table of rows embedded before (None on a first or
+    full build).
+    """
+    label = embedder_label(embedder)
+    trajectories.create_view("_eval_trajectories", replace=True)
+    messages.create_view("_eval_messages", replace=True)
+    params = {"embedder": label} if existing else {}
+    if existing:
+        con.execute(f"create or replace temp view _eval_existing as select * from {existing}")
+    con.execute(_candidates_sql(existing is not None), params)
+    con.execute(_pending_sql(existing is not None), params)
+    pending = con.execute(
+        "select group_index, trajectory_id, tenant_id, view, content_key, source_resolved_at "
+        "from _eval_pending order by group_index"
+    ).fetch_arrow_table()
+    count = pending.num_rows
+    if embedder.is_static:
+        vectors, texts, text_bytes = _static_vectors(con, embedder, count)
+    else:
+        vectors, texts, text_bytes = _whole_text_vectors(con, embedder, count)
+    embedded_at = now or dt.datetime.now(dt.UTC)
+    dim = int(vectors.shape[1]) if count else int(embedder.dim)
+    flat = pa.array(vectors.reshape(-1), pa.float32())
+    embedding = pa.ListArray.from_arrays(pa.array(np.arange(count + 1, dtype=np.int32) * dim), flat)
+    table = pa.table(
+        {
+            "trajectory_id": pending["trajectory_id"],
+            "tenant_id": pending["tenant_id"],
+            "view": pending["view"],
+            "embedder": pa.array([label] * count, pa.string()),
+            "dim": pa.array([dim] * count, pa.int32()),
+            "embedding": embedding,
+            "content_key": pending["content_key"],
+            "source_resolved_at": pending["source_resolved_at"],
+            "embedded_at": pa.array([embedded_at] * count, pa.timestamp("us", tz="UTC")),
+        }
+    )
+    trajectory_count = len(set(pending["trajectory_id"].to_pylist())) if count else 0
+    return table, EmbedStats(trajectory_count, count, texts, text_bytes)
+
+
+def _static_vectors(
+    con: duckdb.DuckDBPyConnection, embedder: Embedder, count: int
+) -> tuple[Vectors, int, int]:
+    """Each distinct message embedded once; the views composed from them."""
+    con.execute(
+        """
+        create or replace temp table _eval_occurrences as
+        with
+        occurrences as (
+            select pending.group_index, messages.message_text
+            from _eval_pending as pending
+            inner join _eval_view_messages as messages
+                on pending.trajectory_id = messages.trajectory_id and pending.view = messages.view
+        ),
+        texts as (
+            select message_text, row_number() over () - 1 as text_index
+            from (select distinct message_text from occurrences)
+        )
+        select occurrences.group_index, texts.text_index, texts.message_text
+        from occurrences
+        inner join texts on texts.message_text = occurrences.message_text
+        """
+    )
+    texts = [
+        row[0]
+        for row in con.execute(
+            "select any_value(message_text) from _eval_occurrences "
+            "group by text_index order by text_index"
+        ).fetchall()
+    ]
+    pairs = con.execute("select group_index, text_index from _eval_occurrences").fetchnumpy()
+    embedded = embedder.embed(texts)
+    vectors = compose_mean(
+        np.asarray(pairs["group_index"], np.int64),
+        np.asarray(pairs["text_index"], np.int64),
+        embedded.vectors,
+        embedded.token_counts,
+        count,
+    )
+    return vectors, len(texts), sum(len(text.encode()) for text in texts)
+
+
+def _whole_text_vectors(
+    con: duckdb.DuckDBPyConnection, embedder: Embedder, count: int
+) -> tuple[Vectors, int, int]:
+    """Each distinct view text (messages joined by blank lines) embedded whole."""
+    rows = con.execute(
+        """
+        with joined as (
+            select
+                pending.group_index,
+                string_agg(
+                    messages.message_text, chr(10) || chr(10) order by messages.message_index
+                ) as view_text
+            from _eval_pending as pending
+            inner join _eval_view_messages as messages
+                on pending.trajectory_id = messages.trajectory_id and pending.view = messages.view
+            group by pending.group_index
+        )
+        select group_index, view_text from joined order by group_index
+        """
+    ).fetchall()
+    distinct = sorted({text for _, text in rows})
+    position = {text: i for i, text in enumerate(distinct)}
+    embedded = embedder.embed(distinct)
+    vectors = np.zeros((count, embedded.vectors.shape[1] if distinct else embedder.dim), np.float32)
+    for group_index, text in rows:
+        vectors[group_index] = embedded.vectors[position[text]]
+    return vectors, len(distinct), sum(len(text.encode()) for text in distinct)
