@@ -10,9 +10,12 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from trellis.config import resolve_target
 from trellis.datasets import export as export_service
 from trellis.datasets import freeze as freeze_service
+from trellis.datasets import retention
 from trellis.datasets.iceberg import catalog_kind
+from trellis.services.warehouse import run_dbt
 
 CatalogOption = Annotated[
     str | None,
@@ -29,6 +32,29 @@ def register(app: typer.Typer) -> None:
     app.command("freeze")(freeze)
     app.command("snapshots")(snapshots)
     app.command("export")(export)
+    app.command("purge")(purge)
+    app.command("erase")(erase)
+
+
+Target = Annotated[
+    str | None,
+    typer.Option(
+        "--target",
+        "-t",
+        help="duckdb or postgres [default: TRELLIS_TARGET or duckdb]",
+        show_default=False,
+    ),
+]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Count what would go; delete nothing.")]
+NoRebuild = Annotated[
+    bool,
+    typer.Option(
+        "--no-rebuild",
+        help="Do not run `dbt build --full-refresh -s source:gateway+ resource_type:seed`"
+        " afterwards"
+        " (derived rows then stay until you do).",
+    ),
+]
 
 
 def _bar(console: Console) -> Progress:
@@ -115,3 +141,54 @@ def export(
             f"rejected {result.rows_rejected} rows that break the {export_format} rules,"
             f" listed in {out}.rejected.jsonl: {reasons}"
         )
+
+
+def purge(target: Target = None, dry_run: DryRun = False, no_rebuild: NoRebuild = False) -> None:
+    """Delete raw facts older than their tenant's retention_days (seed tenant_data_policies)."""
+    chosen = resolve_target(target)
+    removal = retention.purge(chosen, dry_run=dry_run)
+    _report(removal)
+    _rebuild(removal, chosen, no_rebuild)
+
+
+def erase(
+    tenant: Annotated[str | None, typer.Option("--tenant", help="Erase a tenant's facts.")] = None,
+    request_id: Annotated[
+        str | None,
+        typer.Option("--request-id", help="Erase a request and its descendants in the tree."),
+    ] = None,
+    target: Target = None,
+    dry_run: DryRun = False,
+    no_rebuild: NoRebuild = False,
+) -> None:
+    """Erase a tenant or a request: raw facts, then everything derived (a full rebuild)."""
+    chosen = resolve_target(target)
+    removal = retention.erase(chosen, tenant_id=tenant, request_id=request_id, dry_run=dry_run)
+    _report(removal)
+    _rebuild(removal, chosen, no_rebuild)
+
+
+def _report(removal: retention.Removal) -> None:
+    verb = "would remove" if removal.dry_run else "removed"
+    by_tenant = ", ".join(f"{t} {n}" for t, n in sorted(removal.requests.items())) or "none"
+    typer.echo(
+        f"{removal.kind}: {verb} {removal.total_requests} requests ({by_tenant}),"
+        f" {removal.feedback} feedback, {removal.quarantine} quarantined lines"
+    )
+    for snapshot_id, examples in sorted(removal.snapshots.items()):
+        typer.echo(
+            f"frozen snapshot {snapshot_id} holds {examples} examples of these facts"
+            " (files are immutable: freeze the dataset again after the rebuild)"
+        )
+    if not removal.dry_run:
+        typer.echo(f"recorded as {removal.erasure_id} in raw.erasure_requests")
+
+
+def _rebuild(removal: retention.Removal, target: str, no_rebuild: bool) -> None:
+    if removal.dry_run or removal.total_requests + removal.quarantine == 0:
+        return
+    command = " ".join(retention.REBUILD_ARGS)
+    if no_rebuild:
+        typer.echo(f"derived rows remain until you run: dbt {command} --target {target}")
+        return
+    run_dbt(list(retention.REBUILD_ARGS), resolve_target(target))

@@ -4,13 +4,12 @@ The catalog is a SQL catalog: a SQLite file next to the frozen files by
 default, or the PostgreSQL database trellis uses (``--catalog postgres``,
 libpq's PG* settings), so several people see one list of tables. DuckDB reads
 the same tables through its iceberg extension, loaded from the PyPI wheels
-(duckdb-extension-iceberg and the avro extension it needs): nothing is
-downloaded.
+(duckdb-extension-iceberg and the avro extension it needs, through
+trellis.storage.wheel_extensions): nothing is downloaded.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 from pathlib import Path
 from typing import Literal
@@ -22,6 +21,7 @@ from pyiceberg.catalog.sql import SqlCatalog
 
 from trellis.config import duckdb_settings, postgres_settings
 from trellis.errors import TrellisError
+from trellis.storage.wheel_extensions import load_wheel_extensions
 
 CatalogKind = Literal["sqlite", "postgres"]
 CATALOG_KINDS: tuple[CatalogKind, ...] = ("sqlite", "postgres")
@@ -65,17 +65,4 @@ def open_catalog(kind: CatalogKind) -> Catalog:
 
 def load_duckdb_iceberg(con: duckdb.DuckDBPyConnection) -> None:
     """Install the iceberg extension (and avro, which it needs) from their wheels, and load it."""
-    wheels = (("duckdb_extension_avro", "avro"), ("duckdb_extension_iceberg", "iceberg"))
-    for package, name in wheels:
-        try:
-            module = importlib.import_module(package)
-        except ImportError as exc:
-            raise TrellisError(
-                f"the DuckDB {name} extension is not installed: pip install duckdb-extension-{name}"
-            ) from exc
-        folder = Path(module.__file__ or "").parent
-        found = sorted(folder.glob(f"extensions/*/{name}.duckdb_extension"))
-        if not found:
-            raise TrellisError(f"the wheel {package} holds no {name}.duckdb_extension file")
-        con.execute(f"install '{found[-1]}'")  # INSTALL takes no parameters; a path we found
-        con.execute(f"load {name}")
+    load_wheel_extensions(con, ["avro", "iceberg"])
