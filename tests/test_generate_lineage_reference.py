@@ -45,7 +45,28 @@ def test_request_without_assistant_message_is_a_plain_root() -> None:
     node = tree(rec("a", 1, [SYSTEM, ASK], HI))["a"]
     assert (node.parent_node_id, node.branch_kind, node.is_orphan) == (None, "root", False)
     assert (node.lineage_source, node.depth, node.root_node_id) == ("none", 0, "a")
-    assert node.response_group_key is None
+    assert node.response_group_key == "a"
+
+
+def test_regenerated_first_answers_of_one_tenant_share_a_response_group() -> None:
+    nodes = tree(
+        rec("a", 1, [SYSTEM, ASK], HI),
+        rec("b", 2, [SYSTEM, ASK], MORE, model="gpt-4o-mini"),
+        rec("c", 3, [SYSTEM, ASK], HI, tenant="t2"),
+        rec("d", 4, [SYSTEM, MORE], HI),
+    )
+    assert {n: nodes[n].response_group_key for n in "abcd"} == {
+        "a": "a",
+        "b": "a",
+        "c": "c",
+        "d": "d",
+    }
+    assert {nodes[n].branch_kind for n in "abcd"} == {"root"}
+
+
+def test_orphan_roots_with_one_context_are_in_no_response_group() -> None:
+    nodes = tree(rec("b", 2, [SYSTEM, ASK, HI, MORE], HI), rec("c", 3, [SYSTEM, ASK, HI, MORE], HI))
+    assert (nodes["b"].response_group_key, nodes["c"].response_group_key) == (None, None)
 
 
 def test_content_child_matches_parent_context_and_reply() -> None:

@@ -94,14 +94,21 @@ def test_every_generated_node_lands_where_the_truth_says(built: Built) -> None:
 
 
 def test_response_groups_hold_exactly_the_siblings_the_truth_groups(built: Built) -> None:
+    # First turns included: plain roots of one tenant with one context are
+    # regenerated first answers; an orphan root (no truth group) is alone.
     truth = built.traffic.truth
     by_truth: dict[str, set[str]] = {}
     by_mart: dict[str, set[str]] = {}
     for node_id, want in truth.items():
-        if want["parent_node_id"] is None:
-            continue
-        by_truth.setdefault(want["response_group_key"], set()).add(node_id)
+        key = want["response_group_key"] or f"alone {node_id}"
+        by_truth.setdefault(key, set()).add(node_id)
         by_mart.setdefault(built.nodes[node_id]["response_group_id"], set()).add(node_id)
+    regenerated_first_turns = [
+        group
+        for group in by_truth.values()
+        if len(group) > 1 and all(truth[n]["parent_node_id"] is None for n in group)
+    ]
+    assert regenerated_first_turns, "the traffic holds no regenerated first answer"
     assert sorted(map(sorted, by_truth.values())) == sorted(map(sorted, by_mart.values()))
 
 

@@ -9,32 +9,22 @@
 
 -- One row per node: its place among its siblings, its response group and its
 -- branch kind (contract section 3). branch.kind, when the record gives one,
--- overrides the inferred kind. Siblings and groups never leave a tree, so an
--- incremental run reclassifies whole trees: those the recursion re-walked.
+-- overrides the inferred kind.
+--   1. A response group holds the calls that answer the same context: the
+--      children of one parent with identical contexts, or the first turns of
+--      one tenant with identical contexts (a regenerated first answer). A first
+--      turn is a plain root: no parent, not an orphan. It stays a root of its
+--      own tree and session; only its group spans trees.
+--   2. An orphan root is a group of its own: a late parent may still adopt it.
+--   3. An incremental run reclassifies whole trees: those the recursion
+--      re-walked, and the trees whose first turn shares a group with theirs.
+--      A first turn never changes parent, so its group only ever gains members.
 
 with
 
 all_recursed as (
     select * from {{ ref('int_branch_nodes_recursed') }}
 ),
-
-{% if is_incremental() %}
-    touched_roots as (
-        select distinct all_recursed.root_node_id
-        from all_recursed
-        where all_recursed.resolved_at > {{ trellis.stored_watermark('resolved_at') }}
-    ),
-
-    recursed as (
-        select all_recursed.*
-        from all_recursed
-        inner join touched_roots on all_recursed.root_node_id = touched_roots.root_node_id
-    ),
-{% else %}
-    recursed as (
-        select * from all_recursed
-    ),
-{% endif %}
 
 parents as (
     select * from {{ ref('int_request_parents_resolved') }}
@@ -47,6 +37,51 @@ content_keys as (
 requests as (
     select * from {{ ref('stg_gateway__requests') }}
 ),
+
+{% if is_incremental() %}
+    first_turns as (
+        select
+            all_recursed.root_node_id,
+            requests.tenant_id,
+            content_keys.context_key
+        from all_recursed
+        inner join parents on all_recursed.node_id = parents.request_id
+        inner join requests on all_recursed.node_id = requests.request_id
+        inner join content_keys on all_recursed.node_id = content_keys.request_id
+        where
+            all_recursed.parent_node_id is null
+            and not (parents.is_orphan or all_recursed.is_loop_cut)
+    ),
+
+    rewalked_roots as (
+        select distinct all_recursed.root_node_id
+        from all_recursed
+        where all_recursed.resolved_at > {{ trellis.stored_watermark('resolved_at') }}
+    ),
+
+    touched_roots as (
+        select rewalked_roots.root_node_id
+        from rewalked_roots
+        union
+        select regrouped.root_node_id
+        from rewalked_roots
+        inner join first_turns as rewalked on rewalked_roots.root_node_id = rewalked.root_node_id
+        inner join first_turns as regrouped
+            on
+                rewalked.tenant_id = regrouped.tenant_id
+                and rewalked.context_key = regrouped.context_key
+    ),
+
+    recursed as (
+        select all_recursed.*
+        from all_recursed
+        inner join touched_roots on all_recursed.root_node_id = touched_roots.root_node_id
+    ),
+{% else %}
+    recursed as (
+        select * from all_recursed
+    ),
+{% endif %}
 
 nodes as (
     select
@@ -86,10 +121,16 @@ child_counts as (
 ordered as (
     select
         nodes.*,
-        -- A root is in a group of its own: groups are children of one parent.
         md5(
             concat_ws(
-                '|', nodes.tenant_id, coalesce(nodes.parent_node_id, '#root ' || nodes.node_id), nodes.context_key
+                '|',
+                nodes.tenant_id,
+                case
+                    when nodes.parent_node_id is not null then nodes.parent_node_id
+                    when nodes.is_orphan then '#root ' || nodes.node_id
+                    else '#first turn'
+                end,
+                nodes.context_key
             )
         )
             as response_group_id,

@@ -28,9 +28,10 @@ from trellis.cli import (  # noqa: E402
     generate_cmd,
     ingest_cmd,
     replay_cmd,
+    review_cmd,
 )
 
-for module in (ingest_cmd, generate_cmd, demo_cmd, replay_cmd, datasets_cmd):
+for module in (ingest_cmd, generate_cmd, demo_cmd, replay_cmd, review_cmd, datasets_cmd):
     module.register(app)
 
 

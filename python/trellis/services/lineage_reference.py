@@ -32,7 +32,12 @@ Choices where the contract leaves room (the dbt models must make the same):
   "content" when the node's context holds an assistant message (matched or
   orphan), else "none" (a plain root).
 - `response_group_key` is the `node_id` of the group's first member (by
-  `created_at`, then `request_id`); null for roots, which are in no group.
+  `created_at`, then `request_id`). Siblings answer the same context: the
+  children of one parent with identical contexts, or, for first turns (plain
+  roots: no parent, no assistant turn, no explicit parent), the plain roots
+  of one tenant with identical contexts (a regenerated first answer). An
+  orphan root's history came from elsewhere and a late parent may still
+  adopt it, so it is in no group: null.
 - `branch.kind`, when a non-empty string, replaces the inferred kind,
   roots included.
 """
@@ -320,6 +325,7 @@ def resolve_extracted(extracted: Iterable[RecordFacts]) -> dict[str, TruthNode]:
 
     root, depth = _roots_and_depths(parent)
     kind, group = _branch_kinds(facts, parent)
+    group.update(_first_turn_groups(facts, parent, orphan))
     result: dict[str, TruthNode] = {}
     for node, fact in facts.items():
         root_fact = facts[root[node]]
@@ -389,6 +395,23 @@ def _roots_and_depths(parent: dict[str, str | None]) -> tuple[dict[str, str], di
             depth[member] = depth[node] + 1
             node = member
     return root, depth
+
+
+def _first_turn_groups(
+    facts: dict[str, RecordFacts], parent: dict[str, str | None], orphan: dict[str, bool]
+) -> dict[str, str | None]:
+    """Plain roots of one tenant with identical contexts answer the same first turn."""
+    first_turns = sorted(
+        (facts[node] for node, up in parent.items() if up is None and not orphan[node]),
+        key=lambda fact: (fact.created_us, fact.request_id),
+    )
+    leaders: dict[tuple[str, bytes], str] = {}
+    group: dict[str, str | None] = {}
+    for fact in first_turns:
+        group[fact.request_id] = leaders.setdefault(
+            (fact.tenant_id, fact.context_key), fact.request_id
+        )
+    return group
 
 
 def _branch_kinds(

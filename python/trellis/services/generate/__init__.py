@@ -453,7 +453,9 @@ def _agrees(node: TruthNode, built: _Construction) -> bool:
         and node.branch_kind == built.kind
         and node.lineage_source == built.source
         and node.is_orphan == built.orphan
-        and node.response_group_key == built.group
+        # The builder makes each conversation on its own, so only the resolver
+        # sees which first turns of a tenant repeat one another.
+        and (node.parent_node_id is None or node.response_group_key == built.group)
         and node.root_node_id == built.root
         and node.depth == built.depth
         and node.session_key == built.session_key

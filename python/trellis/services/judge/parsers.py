@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from typing import Any
+
+from trellis.services.labels import CATEGORIES
 
 _NUMBER = r"(-?\d+(?:\.\d+)?)"
 
@@ -90,5 +93,71 @@ def parse_score(parser: str, text: str) -> tuple[float | None, str | None]:
     """(score, None) or (None, why not)."""
     try:
         return PARSERS[parser](text), None
+    except ParseError as exc:
+        return None, str(exc)
+
+
+def _json_objects(text: str) -> list[Any]:
+    decoder = json.JSONDecoder()
+    found = []
+    for start in (m.start() for m in re.finditer(r"\{", text)):
+        try:
+            value, _ = decoder.raw_decode(text, start)
+        except ValueError:
+            continue
+        found.append(value)
+    return found
+
+
+def json_categories(text: str) -> dict[str, Any]:
+    """The last JSON object with a `categories` list, possibly in a ```json fence or prose:
+
+        {"categories": [{"category": "tool_misuse", "confidence": 0.8,
+                         "evidence": "called grep twice"}], "score": 6}
+
+    Every category must be one of CATEGORIES, confidence 0-1 (default 1),
+    evidence a string (default ""); `score` (0-10) is optional. An empty list
+    says no category applies.
+    """
+    candidates = [v for v in _json_objects(text) if isinstance(v, dict) and "categories" in v]
+    if not candidates:
+        raise ParseError("no JSON object with a `categories` list")
+    answer = candidates[-1]
+    items = answer["categories"]
+    if not isinstance(items, list):
+        raise ParseError("`categories` is not a list")
+    labels = []
+    for i, item in enumerate(items):
+        if isinstance(item, str):
+            item = {"category": item}
+        if not isinstance(item, dict):
+            raise ParseError(f"categories[{i}] is neither a name nor an object")
+        category = item.get("category")
+        if category not in CATEGORIES:
+            raise ParseError(f"categories[{i}]: unknown category {category!r}")
+        confidence = item.get("confidence", 1.0)
+        if isinstance(confidence, bool) or not isinstance(confidence, int | float):
+            raise ParseError(f"categories[{i}]: confidence is not a number")
+        if not 0 <= confidence <= 1:
+            raise ParseError(f"categories[{i}]: confidence {confidence:g} is outside 0-1")
+        evidence = item.get("evidence", "")
+        labels.append(
+            {"category": category, "confidence": float(confidence), "evidence": str(evidence)}
+        )
+    score = answer.get("score")
+    if score is not None:
+        if isinstance(score, bool) or not isinstance(score, int | float):
+            raise ParseError("`score` is not a number")
+        score = _in_range(float(score))
+    return {"categories": labels, "score": score}
+
+
+LABEL_PARSERS: dict[str, Callable[[str], dict[str, Any]]] = {"json_categories": json_categories}
+
+
+def parse_labels(parser: str, text: str) -> tuple[dict[str, Any] | None, str | None]:
+    """(labels, None) or (None, why not)."""
+    try:
+        return LABEL_PARSERS[parser](text), None
     except ParseError as exc:
         return None, str(exc)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trellis.services.judge.manifest import JudgeManifest
-from trellis.services.judge.parsers import parse_score
+from trellis.services.judge.parsers import LABEL_PARSERS, parse_labels, parse_score
 from trellis.services.judge.targets import select_targets
 from trellis.services.replay.db import Db
 from trellis.services.replay.executor import existing_records
@@ -116,7 +116,14 @@ class JudgeExecutor:
             return TaskResult(task.task_id, False, [], result.attempts, 0, result.error)
         content = result.response["choices"][0]["message"].get("content")
         text = content if isinstance(content, str) else ""
-        score, parse_error = parse_score(p["parser"], text)
+        labels: dict[str, Any] | None = None
+        if p["parser"] in LABEL_PARSERS:
+            # A labelling template: the categories go to metadata, its optional score
+            # to completion_quality; on a parse error the raw text says what came back.
+            labels, parse_error = parse_labels(p["parser"], text)
+            score = labels["score"] if labels is not None else None
+        else:
+            score, parse_error = parse_score(p["parser"], text)
         record: dict[str, Any] = {
             "feedback_id": p["feedback_id"],
             "request_id": p["request_id"],
@@ -139,6 +146,8 @@ class JudgeExecutor:
                 "target_id": p["target"]["id"],
             },
         }
+        if p["parser"] in LABEL_PARSERS:
+            record["metadata"]["labels"] = labels
         if score is not None:
             record["completion_quality"] = score
         return TaskResult(task.task_id, True, [record], result.attempts, result.total_tokens)

@@ -37,7 +37,7 @@ _FILTERS = {
 }
 
 
-def _text(message: Mapping[str, Any] | None) -> str:
+def message_text(message: Mapping[str, Any] | None) -> str:
     if not message:
         return ""
     content = message.get("content")
@@ -105,7 +105,7 @@ def _trajectories(db: Db, rows: list[tuple[Any, ...]]) -> list[JudgeTarget]:
     for trajectory_id, leaf_id, session_key, _ in rows:
         leaf = nodes[str(leaf_id)]
         steps = [
-            {"node_id": n, "model": nodes[n].model, "reply": _text(nodes[n].reply)}
+            {"node_id": n, "model": nodes[n].model, "reply": message_text(nodes[n].reply)}
             for n in paths[str(trajectory_id)]
             if n in nodes
         ]
@@ -123,7 +123,7 @@ def _trajectories(db: Db, rows: list[tuple[Any, ...]]) -> list[JudgeTarget]:
                     "agent_id": leaf.agent_id,
                     "model": leaf.model,
                     "messages": messages,
-                    "final_reply": _text(reply),
+                    "final_reply": message_text(reply),
                     "steps": steps,
                 },
             )
@@ -151,7 +151,7 @@ def _responses(db: Db, rows: list[tuple[Any, ...]]) -> list[JudgeTarget]:
             {
                 "node_id": n,
                 "model": nodes[n].model,
-                "response": _text(nodes[n].reply),
+                "response": message_text(nodes[n].reply),
                 "branch_index": i,
             }
             for i, n in sorted(members.get(str(group_id), []))
@@ -169,7 +169,7 @@ def _responses(db: Db, rows: list[tuple[Any, ...]]) -> list[JudgeTarget]:
                     "agent_id": node.agent_id,
                     "model": node.model,
                     "context": node.messages,
-                    "response": _text(node.reply),
+                    "response": message_text(node.reply),
                     "group": group,
                 },
             )

@@ -28,7 +28,7 @@ import jinja2
 import yaml
 
 from trellis.errors import TrellisError
-from trellis.services.judge.parsers import PARSERS
+from trellis.services.judge.parsers import LABEL_PARSERS, PARSERS
 from trellis.services.replay.ids import stable_id
 
 TARGET_KINDS = ("trajectory", "response")
@@ -78,8 +78,9 @@ def parse_template(data: Any, source: str) -> JudgeTemplate:
     for key in ("id", "version", "parser", "messages"):
         if key not in data:
             raise fail(f"missing `{key}`")
-    if data["parser"] not in PARSERS:
-        raise fail(f"unknown parser {data['parser']!r} (known: {', '.join(sorted(PARSERS))})")
+    known = {*PARSERS, *LABEL_PARSERS}
+    if data["parser"] not in known:
+        raise fail(f"unknown parser {data['parser']!r} (known: {', '.join(sorted(known))})")
     target = data.get("target", "trajectory")
     if target not in TARGET_KINDS:
         raise fail(f"target must be one of {', '.join(TARGET_KINDS)}")

@@ -1,0 +1,1 @@
+"""Human review: export the sample queue for a labelling tool, import the labels back."""
