@@ -5,12 +5,13 @@ from trellis.evaluation.trajectory_clusters import ClusterSettings, fit_clusteri
 
 def model(dbt, session):
     dbt.config(materialized="incremental", incremental_strategy="append")
+    recluster = dbt.config.get("recluster")
     settings = ClusterSettings(
         scope=dbt.config.get("cluster_scope"),
         embedder=dbt.config.get("embedder_name"),
         k=int(dbt.config.get("cluster_k")),
         seed=int(dbt.config.get("cluster_seed")),
-        recluster=str(dbt.config.get("recluster")).lower() == "true",
+        recluster=str(recluster).lower() == "true",
         drift_threshold=float(dbt.config.get("drift_threshold")),
     )
     return fit_clusterings(

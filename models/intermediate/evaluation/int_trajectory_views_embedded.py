@@ -1,7 +1,7 @@
 """One row per trajectory x view x embedder: the view's vector (see trellis.evaluation.trajectory_embeddings)."""
 
 from trellis.evaluation.embedders import make_embedder
-from trellis.evaluation.trajectory_embeddings import embed_trajectories
+from trellis.evaluation.trajectory_embeddings import Boilerplate, embed_trajectories
 
 
 def model(dbt, session):
@@ -22,7 +22,12 @@ def model(dbt, session):
         session,
         trajectories=dbt.ref("trajectory_units"),
         messages=dbt.ref("stg_gateway__request_messages"),
+        turn_counts=dbt.ref("int_user_turns_counted"),
         existing=str(dbt.this) if dbt.is_incremental else None,
         embedder=embedder,
+        boilerplate=Boilerplate(
+            min_roots=int(dbt.config.get("boilerplate_min_roots")),
+            share=float(dbt.config.get("boilerplate_share")),
+        ),
     )
     return table

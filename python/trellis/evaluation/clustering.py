@@ -5,8 +5,9 @@
   and scaled to unit length, so k-means on them is spherical k-means on
   cosine similarity. The centre is kept with the clustering, so later
   trajectories are placed the same way.
-- MiniBatchKMeans, seeded. k, unless given, is the candidate with the best
-  silhouette on a seeded sample (docs/evaluation.md says why this algorithm).
+- k-means (Lloyd's, mini-batches on large sets), seeded, on the leading
+  principal axes. k, unless given, is the candidate with the best silhouette
+  on the distinct points (docs/evaluation.md says how it was chosen).
 - A new trajectory joins its nearest centroid. A re-clustering (asked for,
   or when members sit farther from their centroids than at fit time by more
   than a threshold) maps each new cluster to the old cluster it shares most
@@ -67,14 +68,23 @@ def _kmeans(points: Vectors, k: int, seed: int) -> KMeans | MiniBatchKMeans:
 def choose_k(
     points: Vectors, seed: int, candidates: tuple[int, ...] = K_CANDIDATES
 ) -> tuple[int, float]:
-    """The candidate k with the best silhouette on a seeded sample, and that silhouette."""
+    """The candidate k with the best silhouette, and that silhouette.
+
+    Scored on the distinct points (a seeded sample of them): repeated
+    identical asks would otherwise form perfectly tight clusters that reward
+    splitting each topic into its paraphrases. Candidates stop at the square
+    root of the distinct points, the usual upper bound for k: past it,
+    silhouettes keep rising as clusters shrink towards single phrasings.
+    """
     rng = np.random.default_rng(seed)
-    sample = points
-    if len(points) > SILHOUETTE_SAMPLE:
-        sample = points[rng.choice(len(points), SILHOUETTE_SAMPLE, replace=False)]
+    distinct = np.unique(points.round(5), axis=0).astype(np.float32)
+    sample = distinct
+    if len(distinct) > SILHOUETTE_SAMPLE:
+        sample = distinct[rng.choice(len(distinct), SILHOUETTE_SAMPLE, replace=False)]
+    limit = int(np.sqrt(len(distinct)))
     best_k, best_score = 1, -1.0
     for k in candidates:
-        if k > len(sample) // 5:
+        if k > limit:
             break
         labels = _kmeans(sample, k, seed).labels_
         if len(set(labels.tolist())) < 2:

@@ -2,7 +2,10 @@
 
 Views of a trajectory (the leaf request's messages and its reply: chat APIs
 are stateless, so the last call carries the conversation):
-- task: the user turns (what was asked), system prompts and replies left out;
+- task: the user turns (what was asked), system prompts and replies left out,
+  and boilerplate turns too (`Boilerplate`: "Thanks, make it shorter" sent in
+  many conversations would otherwise outweigh the ask; judged when the
+  trajectory is embedded);
 - behavior: the assistant turns, tool calls and tool results.
 
 A row is keyed by trajectory, view and embedder and carries the view's
@@ -30,6 +33,16 @@ case
     when message_role in ('assistant', 'tool', 'function') then 'behavior'
 end
 """
+
+
+@dataclass(frozen=True)
+class Boilerplate:
+    """A user turn sent in at least min_roots of a tenant's conversations and
+    at least `share` of them is left out of the task view, unless every user
+    turn of the trajectory is."""
+
+    min_roots: int = 10
+    share: float = 0.01
 
 
 @dataclass(frozen=True)
@@ -66,8 +79,33 @@ def _candidates_sql(has_existing: bool) -> str:
             {VIEW_SQL} as view
         from trajectories
         inner join _eval_messages as messages on trajectories.leaf_node_id = messages.request_id
+    ),
+    tenant_roots as (
+        select tenant_id, count(distinct root_node_id) as roots
+        from _eval_turn_counts group by tenant_id
+    ),
+    turn_roots as (
+        select tenant_id, message_md5, count(*) as roots
+        from _eval_turn_counts group by tenant_id, message_md5
+    ),
+    flagged as (
+        select
+            viewed.*,
+            coalesce(
+                viewed.view = 'task'
+                and turn_roots.roots >= $min_roots
+                and turn_roots.roots >= $share * tenant_roots.roots,
+                false
+            ) as is_boilerplate
+        from viewed
+        left join turn_roots
+            on viewed.tenant_id = turn_roots.tenant_id
+            and md5(viewed.message_text) = turn_roots.message_md5
+        left join tenant_roots on viewed.tenant_id = tenant_roots.tenant_id
+        where viewed.view is not null and viewed.message_text <> ''
     )
-    select * from viewed where view is not null and message_text <> ''
+    select * exclude (is_boilerplate) from flagged
+    qualify not is_boilerplate or bool_and(is_boilerplate) over (partition by trajectory_id, view)
     """
 
 
@@ -113,22 +151,30 @@ def embed_trajectories(
     con: duckdb.DuckDBPyConnection,
     trajectories: duckdb.DuckDBPyRelation,
     messages: duckdb.DuckDBPyRelation,
+    turn_counts: duckdb.DuckDBPyRelation,
     existing: str | None,
     embedder: Embedder,
+    boilerplate: Boilerplate | None = None,
     now: dt.datetime | None = None,
 ) -> tuple[pa.Table, EmbedStats]:
     """The new rows of trajectory_embeddings (arrow), and what it took.
 
-    `existing` names the table of rows embedded before (None on a first or
-    full build).
+    `turn_counts` is int_user_turns_counted (the task view's boilerplate
+    rule); `existing` names the table of rows embedded before (None on a
+    first or full build).
     """
     label = embedder_label(embedder)
+    rule = boilerplate or Boilerplate()
     trajectories.create_view("_eval_trajectories", replace=True)
     messages.create_view("_eval_messages", replace=True)
-    params = {"embedder": label} if existing else {}
+    turn_counts.create_view("_eval_turn_counts", replace=True)
+    params: dict[str, object] = {"embedder": label} if existing else {}
     if existing:
         con.execute(f"create or replace temp view _eval_existing as select * from {existing}")
-    con.execute(_candidates_sql(existing is not None), params)
+    con.execute(
+        _candidates_sql(existing is not None),
+        {**params, "min_roots": rule.min_roots, "share": rule.share},
+    )
     con.execute(_pending_sql(existing is not None), params)
     pending = con.execute(
         "select group_index, trajectory_id, tenant_id, view, content_key, source_resolved_at "
