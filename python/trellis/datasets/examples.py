@@ -25,7 +25,7 @@ Message = dict[str, Any]
 
 
 def openai_message(raw: Any) -> Message | None:
-    """A logged message as OpenAI's chat format has it (content text, tool calls with string args)."""
+    """A logged message in OpenAI's chat format: content as text, tool arguments as a string."""
     if not isinstance(raw, dict) or not raw.get("role"):
         return None
     message: Message = {"role": raw["role"], "content": _text(raw.get("content"))}
@@ -56,9 +56,7 @@ def _text(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "".join(
-            str(part.get("text", "")) for part in content if isinstance(part, dict)
-        )
+        return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
     return json.dumps(content)
 
 
@@ -124,9 +122,10 @@ def trajectory_examples(rows: Iterable[tuple[str, Any, Any]]) -> pa.Table:
         out["message_count"].append(len(messages))
         out["leaked_types"].append(json.dumps(leaks(messages)))
         out["replaced_values"].append(sum(redactor.replaced().values()))
-        out["is_reply_empty"].append(
-            reply is None or (not (reply.get("content") or "").strip() and not reply.get("tool_calls"))
+        empty = reply is None or (
+            not (reply.get("content") or "").strip() and not reply.get("tool_calls")
         )
+        out["is_reply_empty"].append(empty)
     return pa.table(out, schema=TRAJECTORY_SCHEMA)
 
 
