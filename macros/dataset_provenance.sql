@@ -3,7 +3,7 @@
     feedback and label ids the choice rests on, the tenant, the policy version
     in force and the dbt invocation that built it. The frozen snapshot and the
     code version are added to every row by `trellis freeze` (columns
-    snapshot_id and code_version). DuckDB only, like the datasets. -#}
+    frozen_snapshot_id and frozen_code_version). DuckDB only, like the datasets. -#}
 {% macro dataset_provenance(source_request_ids, trajectory_id, feedback_ids, tenant_id, policy_version, extra='') -%}
     {{ return(adapter.dispatch('dataset_provenance', 'trellis')(source_request_ids, trajectory_id, feedback_ids, tenant_id, policy_version, extra)) }}
 {%- endmacro %}

@@ -98,9 +98,16 @@ def freeze(
         folder = frozen_dir() / dataset_name / snapshot_id
         folder.mkdir(parents=True, exist_ok=False)
         data_file = folder / "part-00000.parquet"
+        version = code_version()
+        # Every frozen row names its snapshot and the code that made it (the
+        # provenance the dataset could not know before the freeze).
+        stamps = (
+            f"{_literal(snapshot_id)} as frozen_snapshot_id,"
+            f" {_literal(version)} as frozen_code_version"
+        )
         with _watching(con, lambda f: report("write parquet", f)):
             con.execute(
-                f"copy (select {_parquet_columns(con, relation)} from {relation}) "
+                f"copy (select {_parquet_columns(con, relation)}, {stamps} from {relation}) "
                 f"to '{_sql_path(data_file)}' (format parquet, compression zstd)"
             )
         report("write parquet", 1.0)
@@ -124,7 +131,7 @@ def freeze(
             parent_snapshot_id=latest.snapshot_id if latest else None,
             policy_version=policy_version(con),
         )
-        _register(con, snapshot, catalog)
+        _register(con, snapshot, catalog, version)
         return FreezeResult(snapshot, unchanged=False)
     finally:
         con.close()
@@ -249,6 +256,11 @@ def _parquet_columns(con: duckdb.DuckDBPyConnection, relation: str) -> str:
     return ", ".join(parts)
 
 
+def _literal(value: str) -> str:
+    """A SQL string literal of a value trellis made (COPY's query takes no parameters)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 def _sql_path(path: Path) -> str:
     return str(path).replace("'", "''")  # COPY takes no parameters
 
@@ -272,7 +284,9 @@ def _commit(kind: CatalogKind, table_name: str, data_file: Path) -> tuple[int, s
     return current.snapshot_id, table.metadata_location
 
 
-def _register(con: duckdb.DuckDBPyConnection, snapshot: Snapshot, catalog: CatalogKind) -> None:
+def _register(
+    con: duckdb.DuckDBPyConnection, snapshot: Snapshot, catalog: CatalogKind, version: str
+) -> None:
     invocation_id, dbt_vars = _last_dbt_run()
     con.execute(
         f"insert into {RAW_SCHEMA}.dataset_snapshots values"
@@ -292,7 +306,7 @@ def _register(con: duckdb.DuckDBPyConnection, snapshot: Snapshot, catalog: Catal
             snapshot.created_at,
             os.environ.get("TRELLIS_USER") or getpass.getuser(),
             invocation_id,
-            code_version(),
+            version,
             json.dumps({"catalog": catalog, **dbt_vars}, sort_keys=True),
             snapshot.parent_snapshot_id,
             snapshot.policy_version,
