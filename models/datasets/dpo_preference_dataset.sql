@@ -2,7 +2,9 @@
 -- chosen and the rejected answer as OpenAI chat messages, de-identified.
 -- Pairs come human first (int_preference_pairs_unioned: preference_labels,
 -- then candidate_preference_pairs per var dataset_dpo_sources); a pair
--- enters the scopes its tenant consents to (tenant_data_policies).
+-- enters the scopes its tenant consents to (tenant_data_policies). A pair
+-- whose answer has no message (a failed call: no reply was logged) has
+-- nothing to prefer and is left out.
 with
 
 pairs as (
@@ -56,6 +58,7 @@ final as (
     from pairs
     inner join examples on pairs.pair_id = examples.pair_id
     inner join scopes on pairs.tenant_id = scopes.tenant_id
+    where examples.chosen_json != '[]' and examples.rejected_json != '[]'
 )
 
 select * from final
