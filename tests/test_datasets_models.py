@@ -186,3 +186,39 @@ def test_a_frozen_sft_set_exports_for_openai_and_trl(built: dict[str, str]) -> N
     assert len(written) == count and "rejected" not in exported.stdout
     registry = _rows(built, "select * from raw.dataset_snapshots")
     assert registry[0]["policy_version"] and json.loads(registry[0]["policy_version"])
+
+
+def test_erasing_a_tenant_then_rebuilding_leaves_nothing_of_it_in_any_dataset(
+    built: dict[str, str],
+) -> None:
+    """Runs last: it erases a tenant from the module's warehouse."""
+    erased = "acme"
+    before = _rows(
+        built,
+        "select count(*) as n from datasets.sft_messages_dataset"
+        f' where provenance like \'%"tenant_id":"{erased}"%\'',
+    )[0]["n"]
+    assert before > 0
+    env = {**os.environ, **built}
+    args = [TRELLIS, "erase", "--tenant", erased, "--no-rebuild"]
+    result = subprocess.run(args, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "frozen snapshot sft_messages_dataset-" in result.stdout
+    # The rebuild `trellis erase` runs by default, for the dataset marts and what they stand on.
+    work = Path(built["WORK"])
+    run_dbt(
+        ["build", "--full-refresh", "--select", "+tag:datasets", "--vars", VARS],
+        built,
+        "duckdb",
+        work / "dbt",
+    )
+    for dataset in DATASETS:
+        tenants = {
+            json.loads(r["provenance"])["tenant_id"]
+            for r in _rows(built, f"select provenance from datasets.{dataset}")
+        }
+        assert erased not in tenants, dataset
+    for table in ("evaluation.trajectory_embeddings", "datasets.positive_topk_trajectories"):
+        assert not _rows(built, f"select 1 from {table} where tenant_id = '{erased}'"), table
+    registry = _rows(built, "select * from datasets.dataset_snapshot_registry")
+    assert [r["holds_erased_examples"] for r in registry] == [True]
