@@ -9,7 +9,8 @@
 {%- endmacro %}
 
 {% macro default__dataset_provenance(source_request_ids, trajectory_id, feedback_ids, tenant_id, policy_version, extra='') -%}
-    {{ exceptions.raise_compiler_error("dataset_provenance is implemented for DuckDB only (datasets build on the DuckDB workbench), not for " ~ adapter.type()) }}
+    {#- raised when run, not when parsed: models disabled on this target are still parsed -#}
+    {%- if execute %}{{ exceptions.raise_compiler_error("dataset_provenance is implemented for DuckDB only (datasets build on the DuckDB workbench), not for " ~ adapter.type()) }}{% endif -%}
 {%- endmacro %}
 
 {% macro duckdb__dataset_provenance(source_request_ids, trajectory_id, feedback_ids, tenant_id, policy_version, extra='') -%}

@@ -9,9 +9,10 @@
 {%- endmacro %}
 
 {% macro default__deid_leftovers(relation, column_name, detectors_relation) -%}
-    {{ exceptions.raise_compiler_error(
+    {#- raised when run, not when parsed: models disabled on this target are still parsed -#}
+    {%- if execute %}{{ exceptions.raise_compiler_error(
         "deid_leftovers is implemented for DuckDB only (datasets build on the DuckDB workbench), not for " ~ adapter.type()
-    ) }}
+    ) }}{% endif -%}
 {%- endmacro %}
 
 {% macro duckdb__deid_leftovers(relation, column_name, detectors_relation) -%}

@@ -7,9 +7,10 @@
 {%- endmacro %}
 
 {% macro default__deid_match_is_valid(validator_expr, value_expr) -%}
-    {{ exceptions.raise_compiler_error(
+    {#- raised when run, not when parsed: models disabled on this target are still parsed -#}
+    {%- if execute %}{{ exceptions.raise_compiler_error(
         "deid_match_is_valid is implemented for DuckDB only (datasets build on the DuckDB workbench), not for " ~ adapter.type()
-    ) }}
+    ) }}{% endif -%}
 {%- endmacro %}
 
 {% macro duckdb__deid_match_is_valid(validator_expr, value_expr) -%}
