@@ -30,7 +30,7 @@ from trellis.evaluation.embedders import Vectors
 
 Labels = npt.NDArray[np.int64]
 
-K_CANDIDATES = (2, 3, 4, 6, 8, 12, 16, 24, 32, 48)
+K_CANDIDATES = (2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 48)
 SILHOUETTE_SAMPLE = 1500
 REDUCED_DIMS = 32
 MINIBATCH_FROM = 20000
