@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import psycopg
 import pytest
 
 from trellis.datasets import read
@@ -168,3 +169,29 @@ def test_trl_and_hf_exports_load_as_conversational_datasets(
         assert isinstance(example, list) and all("role" in m and "content" in m for m in example)
         assert [m["role"] for m in example] == [m["role"] for m in GOOD]
     assert from_folder[0]["messages"][2]["tool_calls"][0]["function"]["name"] == "book"
+
+
+@pytest.mark.postgres
+def test_the_iceberg_catalog_can_live_in_postgresql(
+    env: dict[str, str], pg_env: dict[str, str]
+) -> None:
+    _make_sft(env["TRELLIS_DUCKDB_PATH"], [("a", GOOD), ("b", GOOD)])
+    result = _trellis(
+        ["freeze", "sft_messages_dataset", "--catalog", "postgres"], {**env, **pg_env}
+    )
+    assert result.returncode == 0, result.stderr
+    with psycopg.connect(
+        host=pg_env["PGHOST"],
+        port=pg_env["PGPORT"],
+        user=pg_env["PGUSER"],
+        password=pg_env.get("PGPASSWORD", ""),
+        dbname=pg_env["PGDATABASE"],
+    ) as pg:
+        tables = pg.execute("select table_namespace, table_name from iceberg_tables").fetchall()
+    assert tables == [("datasets", "sft_messages_dataset")]
+    con = open_warehouse()
+    try:
+        snapshot = find_snapshot(con, "sft_messages_dataset")
+    finally:
+        con.close()
+    assert sorted(read.with_pyiceberg(snapshot).column("example_id").to_pylist()) == ["a", "b"]
