@@ -24,6 +24,7 @@ pytestmark = pytest.mark.slow
 
 TRELLIS = str(Path(sys.executable).with_name("trellis"))
 LABEL_MODELS = [
+    "int_request_user_turns_keyed",
     "int_trajectory_steps_described",
     "int_trajectory_tool_calls_listed",
     "int_trajectory_categories_ruled",

@@ -19,8 +19,8 @@ requests as (
     select * from {{ ref('stg_gateway__requests') }}
 ),
 
-contexts as (
-    select * from {{ ref('stg_gateway__request_contexts') }}
+user_turns as (
+    select * from {{ ref('int_request_user_turns_keyed') }}
 ),
 
 steps as (
@@ -32,21 +32,6 @@ steps as (
         trajectories.step_count
     from trajectories,
         unnest(from_json(trajectories.node_ids, '["VARCHAR"]')) with ordinality as path (node_id, step_index)
-),
-
-user_turns as (
-    select
-        contexts.request_id,
-        contexts.message_roles[-1] = 'user' as asks,
-        -- lambda parameters are not table references
-        list_transform(
-            list_filter(
-                list_zip(contexts.message_keys, contexts.message_roles),
-                lambda turn: turn[2] = 'user'  -- noqa: RF03
-            ),
-            lambda turn: turn[1]  -- noqa: RF03
-        ) as user_keys
-    from contexts
 ),
 
 described as (
@@ -63,7 +48,9 @@ described as (
         requests.completion_tokens,
         steps.step_index = steps.step_count - 1 as is_leaf_step,
         coalesce(
-            user_turns.asks and len(user_turns.user_keys) >= 2 and user_turns.user_keys[-1] = user_turns.user_keys[-2],
+            user_turns.is_asking
+            and len(user_turns.user_message_keys) >= 2
+            and user_turns.user_message_keys[-1] = user_turns.user_message_keys[-2],
             false
         ) as is_restated_ask,
         nodes.created_at
