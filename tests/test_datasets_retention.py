@@ -89,7 +89,7 @@ def test_erasing_a_tenant_leaves_nothing_of_it_after_the_rebuild_and_flags_froze
         assert _count(env, f"select count(*) from {table} where tenant_id = '{ERASED}'") == 0
         assert _count(env, f"select count(*) from {table}") > 0
 
-    run_dbt(["build", "--select", "tag:datasets"], env, "duckdb", target)
+    run_dbt(["build", "--select", "+dataset_snapshot_registry"], env, "duckdb", target)
     with duckdb.connect(env["TRELLIS_DUCKDB_PATH"], read_only=True) as con:
         registry = con.execute(
             "select holds_erased_examples, erased_examples, erasure_count"
