@@ -1,28 +1,24 @@
--- One row per trajectory x view x embedder, for trajectories that are current
--- leaves (a trajectory extended by a later turn is a new trajectory; its old
--- prefix drops out here while its stored vector stays for reuse).
+-- One row per trajectory x view x embedder, for the current trajectories
+-- (int_trajectory_views_embedded drops the others after each run). A view with
+-- no reference to the lineage marts, so the workbench file reads it without
+-- the PostgreSQL attachment.
 with
 
 embedded as (
     select * from {{ ref('int_trajectory_views_embedded') }}
 ),
 
-trajectories as (
-    select trajectory_id from {{ ref('trajectory_units') }}
-),
-
-current_rows as (
+final as (
     select
-        embedded.trajectory_id,
-        embedded.tenant_id,
-        embedded.view,
-        embedded.embedder,
-        embedded.dim,
-        cast(embedded.embedding as float[]) as embedding,
-        embedded.content_key,
-        embedded.embedded_at
+        trajectory_id,
+        tenant_id,
+        view,
+        embedder,
+        dim,
+        cast(embedding as float[]) as embedding,
+        content_key,
+        embedded_at
     from embedded
-    inner join trajectories on embedded.trajectory_id = trajectories.trajectory_id
 )
 
-select * from current_rows
+select * from final
