@@ -49,5 +49,52 @@ create table if not exists {{ raw_schema }}.quarantine (
 create table if not exists {{ raw_schema }}.ingest_meta (
     name varchar primary key,
     value varchar not null
+);
+
+-- One row per frozen dataset snapshot (trellis freeze; dbt model
+-- dataset_snapshot_registry). Never updated: what later happens to a
+-- snapshot (an erasure that touches it) is a row of its own below.
+create table if not exists {{ raw_schema }}.dataset_snapshots (
+    snapshot_id varchar primary key,
+    dataset_name varchar not null,
+    source_relation varchar not null,
+    format varchar not null,
+    location varchar not null,
+    iceberg_table varchar not null,
+    iceberg_snapshot_id bigint not null,
+    iceberg_metadata_location varchar not null,
+    row_count bigint not null,
+    bytes bigint not null,
+    content_hash varchar not null,
+    created_at timestamptz not null,
+    created_by varchar not null,
+    dbt_invocation_id varchar,
+    code_version varchar not null,
+    vars {{ json_type }},
+    parent_snapshot_id varchar,
+    policy_version varchar
+);
+
+-- One row per erasure or purge request (trellis erase, trellis purge): what
+-- was asked, and how many raw facts it removed.
+create table if not exists {{ raw_schema }}.erasure_requests (
+    erasure_id varchar primary key,
+    erasure_kind varchar not null,
+    tenant_id varchar,
+    request_id varchar,
+    requested_by varchar not null,
+    requests_removed bigint not null,
+    feedback_removed bigint not null,
+    requested_at timestamptz not null
+);
+
+-- One row per erasure and frozen snapshot that holds examples of it (frozen
+-- files are immutable: the registry says which are affected).
+create table if not exists {{ raw_schema }}.dataset_snapshot_erasures (
+    erasure_id varchar not null,
+    snapshot_id varchar not null,
+    erased_examples bigint not null,
+    found_at timestamptz not null,
+    primary key (erasure_id, snapshot_id)
 )
 {%- endmacro %}

@@ -25,6 +25,7 @@ app = typer.Typer(
 
 # Registration order is the order of `trellis --help`.
 from trellis.cli import (  # noqa: E402
+    datasets_cmd,
     demo_cmd,
     follow_cmd,
     import_cmd,
@@ -43,6 +44,7 @@ for module in (
     replay_cmd,
     review_cmd,
     report_cmd,
+    datasets_cmd,
     tenant_cmd,
 ):
     module.register(app)

@@ -1,0 +1,1 @@
+"""Training datasets: de-identification, frozen snapshots, exports, retention."""

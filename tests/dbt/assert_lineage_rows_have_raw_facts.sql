@@ -1,0 +1,22 @@
+-- Every lineage row still has its raw request. Incremental models keep what
+-- they built until a full refresh, so after `trellis erase` or `trellis purge`
+-- deleted raw facts, a build without --full-refresh leaves their nodes and
+-- trajectories behind (staging included: it is incremental too, so the test
+-- reads the raw source): this test fails on each of them.
+select
+    'conversation_branch_nodes' as model_name,
+    nodes.node_id as orphan_id
+from {{ ref('conversation_branch_nodes') }} as nodes
+left join {{ source('gateway', 'requests') }} as requests
+    on nodes.node_id = requests.request_id
+where requests.request_id is null
+
+union all
+
+select
+    'trajectory_units' as model_name,
+    units.leaf_node_id as orphan_id
+from {{ ref('trajectory_units') }} as units
+left join {{ source('gateway', 'requests') }} as requests
+    on units.leaf_node_id = requests.request_id
+where requests.request_id is null
