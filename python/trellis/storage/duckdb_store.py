@@ -141,8 +141,12 @@ def connect_duckdb(database: str, memory_limit: str | None = None) -> duckdb.Duc
     checkpoint to write twice. The size applies to this session's writes
     only; the file stays an ordinary DuckDB database.
     """
+    # The budget is set before the file is attached: attaching replays the
+    # file's write-ahead log, which a large `dbt run` can leave behind.
+    limit = memory_limit or os.environ.get("TRELLIS_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
     try:
-        conn = duckdb.connect(":memory:")
+        conn = duckdb.connect(":memory:", config={"memory_limit": limit})
+        conn.execute("set timezone = 'UTC'")
         if database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
             quoted = "'" + database.replace("'", "''") + "'"  # ATTACH takes no parameters
@@ -157,9 +161,6 @@ def connect_duckdb(database: str, memory_limit: str | None = None) -> duckdb.Duc
         raise TrellisError(_describe_open_error(database, exc)) from exc
     except (duckdb.Error, OSError) as exc:
         raise TrellisError(f"cannot open DuckDB database {database}: {_first_line(exc)}") from exc
-    limit = memory_limit or os.environ.get("TRELLIS_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
-    conn.execute("set memory_limit = ?", [limit])
-    conn.execute("set timezone = 'UTC'")
     return conn
 
 
