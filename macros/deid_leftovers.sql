@@ -17,14 +17,18 @@
 
 {% macro duckdb__deid_leftovers(relation, column_name, detectors_relation) -%}
     {%- set detectors = [] -%}
-    {%- if execute -%}
+    {#- compiled before the seed is built (dbt docs generate, dbt compile): the
+        query below then reads the seed itself, so running it still needs it -#}
+    {%- if execute and load_relation(detectors_relation) is not none -%}
         {%- set result = run_query(
             "select detector_type, pattern, validator from " ~ detectors_relation ~ " order by priority"
         ) -%}
         {%- set detectors = result.rows -%}
     {%- endif -%}
     {%- if detectors | length == 0 -%}
-    select null::varchar as detector_type, null::varchar as leftover_value where false
+    select detector_type, cast(null as varchar) as leftover_value
+    from {{ detectors_relation }}
+    where false
     {%- else -%}
     {%- set alternation = [] -%}
     {%- for row in detectors -%}{%- do alternation.append('(?:' ~ row[1] ~ ')') -%}{%- endfor -%}
