@@ -138,7 +138,13 @@ def _print_summary(target: TargetName) -> None:
     table.add_column("mart")
     table.add_column("rows", justify="right")
     for mart, rows in counts:
-        table.add_row(mart, "not built" if rows is None else f"{rows:,}")
+        if rows is None:
+            shown = "not built"
+        elif rows == 0 and mart in warehouse.FILLED_BY:
+            shown = f"0, waits for {warehouse.FILLED_BY[mart]}"
+        else:
+            shown = f"{rows:,}"
+        table.add_row(mart, shown)
     console.print(table)
     for line in highlights:
         console.print(line, markup=False, highlight=False)

@@ -39,6 +39,12 @@ MARTS: tuple[tuple[str, str], ...] = (
     ("costs", "daily_tenant_costs"),
     ("costs", "cost_anomalies"),
 )
+#: Marts that stay empty until people act, and what fills them.
+FILLED_BY: dict[str, str] = {
+    "evaluation.human_eval_labels": "human reviews (trellis review import)",
+    "evaluation.preference_labels": "human reviews (trellis review import)",
+    "datasets.dataset_snapshot_registry": "a freeze (trellis freeze DATASET)",
+}
 
 
 @dataclass(frozen=True)
