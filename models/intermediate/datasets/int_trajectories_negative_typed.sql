@@ -6,7 +6,14 @@
 --   2. hallucination: a rule or model label says so (trajectory_category_labels);
 --   3. tool_misuse: a rule or model label says so;
 --   4. noise_reject: the final answer is empty, cut off (finish_reason
---      length) or the final call failed (error, timeout, cancelled);
+--      length), garbage (at least var dataset_garbage_min_chars characters of
+--      which under var dataset_garbage_min_letter_share are letters, or under
+--      var dataset_garbage_min_distinct_share are distinct characters), off
+--      topic (scored at most var dataset_negative_max_score with at least var
+--      dataset_min_evidence, and its behavior-view embedding has cosine
+--      similarity under var dataset_off_topic_max_similarity to its own
+--      task-view embedding), or the final call failed (error, timeout,
+--      cancelled);
 --   5. hard_negative: scored at most var dataset_negative_max_score with at
 --      least var dataset_min_evidence, yet its task-view embedding has cosine
 --      similarity at least var dataset_hard_negative_similarity to a
@@ -31,9 +38,41 @@ records as (
     select * from {{ ref('stg_gateway__request_records') }}
 ),
 
-embeddings as (
+all_embeddings as (
     select * from {{ ref('trajectory_embeddings') }}
+),
+
+embeddings as (
+    select * from all_embeddings
     where view = 'task'
+),
+
+replies as (
+    select
+        request_id,
+        coalesce(json_extract_string(reply_json, '$.content'), '') as reply_text
+    from records
+),
+
+replies_measured as (
+    select
+        request_id,
+        length(reply_text) as reply_chars,
+        length(regexp_replace(reply_text, '[^[:alpha:]]', '', 'g')) as reply_letters,
+        length(list_distinct(string_split(reply_text, ''))) as reply_distinct_chars
+    from replies
+),
+
+off_topic as (
+    select
+        task.trajectory_id,
+        list_cosine_similarity(task.embedding, behavior.embedding) as task_behavior_similarity
+    from all_embeddings as task
+    inner join all_embeddings as behavior
+        on
+            task.trajectory_id = behavior.trajectory_id
+            and task.embedder = behavior.embedder
+    where task.view = 'task' and behavior.view = 'behavior'
 ),
 
 label_flags as (
@@ -87,6 +126,20 @@ typed as (
                 examples.is_reply_empty
                 or records.finish_reason = 'length'
                 or scored.final_status in ('error', 'timeout', 'cancelled')
+                or (
+                    replies_measured.reply_chars >= {{ var('dataset_garbage_min_chars') }}
+                    and (
+                        replies_measured.reply_letters
+                        < {{ var('dataset_garbage_min_letter_share') }} * replies_measured.reply_chars
+                        or replies_measured.reply_distinct_chars
+                        < {{ var('dataset_garbage_min_distinct_share') }} * replies_measured.reply_chars
+                    )
+                )
+                or (
+                    scored.quality_score <= {{ var('dataset_negative_max_score') }}
+                    and scored.evidence_count >= {{ var('dataset_min_evidence') }}
+                    and off_topic.task_behavior_similarity < {{ var('dataset_off_topic_max_similarity') }}
+                )
                 then 'noise_reject'
             when
                 nearest_positive.similarity >= {{ var('dataset_hard_negative_similarity') }}
@@ -95,6 +148,8 @@ typed as (
     from scored
     inner join examples on scored.trajectory_id = examples.trajectory_id
     left join records on scored.leaf_node_id = records.request_id
+    left join replies_measured on scored.leaf_node_id = replies_measured.request_id
+    left join off_topic on scored.trajectory_id = off_topic.trajectory_id
     left join label_flags on scored.trajectory_id = label_flags.trajectory_id
     left join nearest_positive on scored.trajectory_id = nearest_positive.trajectory_id
 )
