@@ -14,6 +14,7 @@ import decimal
 import json
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
@@ -67,7 +68,18 @@ def file_lines(path: Path) -> Iterator[Line]:
     with path.open("rb") as handle:
         gzipped = handle.read(2) == _GZIP_MAGIC
     with path.open("rb") as handle:
-        yield from _text_lines(_inflated(handle) if gzipped else _blocks(handle))
+        yield from _text_lines(_ahead(_inflated(handle) if gzipped else _blocks(handle)))
+
+
+def _ahead(blocks: Iterator[bytes]) -> Iterator[bytes]:
+    """`blocks`, the next one read (and inflated) on a thread of its own while this
+    one is split and checked: reading a file and isal's inflating run without
+    Python's lock, so they overlap the checking."""
+    with ThreadPoolExecutor(1, thread_name_prefix="trellis-read") as reader:
+        pending = reader.submit(next, blocks, b"")
+        while block := pending.result():
+            pending = reader.submit(next, blocks, b"")
+            yield block
 
 
 def _blocks(handle: BinaryIO) -> Iterator[bytes]:
@@ -87,7 +99,8 @@ def _inflated(handle: BinaryIO) -> Iterator[bytes]:
             if not inflater.eof:
                 raise EOFError("the gzip stream ends before its end marker")
             return
-        yield inflater.decompress(block)
+        if inflated := inflater.decompress(block):  # (b"" would read as the end)
+            yield inflated
         if inflater.eof:  # a next member may follow
             pending = inflater.unused_data
             inflater = isal_zlib.decompressobj(wbits=31)
