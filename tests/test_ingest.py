@@ -77,6 +77,8 @@ REQUEST_BREACHES: list[tuple[str | dict[str, Any], str, str]] = [
     ('{"request_id": "r-inf", "latency_ms": -inf}', "invalid_json", "Infinity"),
     ('{"request_id": "r-exp", "latency_ms": 1e999999}', "invalid_json", "exponent"),
     ('{"request_id": "r-dup", "request_id": "r-dup2"}', "duplicate_key", "repeated"),
+    # a colon spelled as an escape makes up for the repeated key's colon
+    ('{"request_id": "r-dup4", "a": 1, "a": 2, "s": "x\\u003ay"}', "duplicate_key", "repeated"),
     (
         to_line(request("r-dup3")).replace('"status"', '"status": "bogus", "status"'),
         "duplicate_key",
