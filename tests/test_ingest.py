@@ -24,6 +24,7 @@ from tests.test_ingest_helpers import (
 )
 from trellis.ingest import IngestReport, SourceItem, ingest_files, ingest_items, ingest_records
 from trellis.ingest import load as load_module
+from trellis.ingest import read as read_module
 from trellis.ingest.contract import REASONS
 from trellis.storage import Store, open_store
 
@@ -76,6 +77,8 @@ REQUEST_BREACHES: list[tuple[str | dict[str, Any], str, str]] = [
     ('{"request_id": "r-inf", "latency_ms": -inf}', "invalid_json", "Infinity"),
     ('{"request_id": "r-exp", "latency_ms": 1e999999}', "invalid_json", "exponent"),
     ('{"request_id": "r-dup", "request_id": "r-dup2"}', "duplicate_key", "repeated"),
+    # a colon spelled as an escape makes up for the repeated key's colon
+    ('{"request_id": "r-dup4", "a": 1, "a": 2, "s": "x\\u003ay"}', "duplicate_key", "repeated"),
     (
         to_line(request("r-dup3")).replace('"status"', '"status": "bogus", "status"'),
         "duplicate_key",
@@ -501,6 +504,22 @@ def test_gzip_input_is_read_like_plain_jsonl(target_env: Target, tmp_path: Path)
         assert quarantine_by_line(store)[2][0] == "invalid_json"
 
     assert (report.loaded, report.total_quarantined) == (2, 1)
+
+
+def test_every_member_of_a_multi_member_gzip_file_loads_whatever_the_block_size(
+    target_env: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A block that ends just short of a member's end marker: the next block
+    inflates to nothing, which must not read as the end of the file."""
+    first = gzip.compress((to_line(request("g-1")) + "\n").encode())
+    second = gzip.compress((to_line(request("g-2")) + "\n").encode())
+    path = tmp_path / "members.jsonl.gz"
+    path.write_bytes(first + second)
+    monkeypatch.setattr(read_module, "GZIP_BLOCK_BYTES", len(first) - 4)
+    with open_store(target_env[0]) as store:  # type: ignore[arg-type]
+        report = ingest_files(store, "requests", [path])
+
+    assert (report.loaded, report.total_quarantined) == (2, 0)
 
 
 def test_parquet_with_nested_structs_or_json_strings_loads_as_json_objects(
