@@ -95,15 +95,9 @@ auto_scores as (
         path_nodes.trajectory_id,
         coalesce(
             avg(feedback.completion_quality),
-            avg(case feedback.rating when 1 then 10.0 when -1 then 0.0 end),
+            avg({{ trellis.rating_quality_score('feedback.rating') }}),
             arg_max(
-                case feedback.outcome
-                    when 'success' then 7.0
-                    when 'fallback' then 5.0
-                    when 'user_rejected' then 0.0
-                    when 'error' then 0.0
-                    when 'timeout' then 0.0
-                end,
+                {{ trellis.outcome_quality_score('feedback.outcome') }},
                 feedback.created_at
             )
         ) as auto_score,

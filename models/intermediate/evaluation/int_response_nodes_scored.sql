@@ -68,15 +68,9 @@ gateway_feedback as (
     select
         feedback.request_id as node_id,
         avg(feedback.completion_quality) as mean_quality,
-        avg(case feedback.rating when 1 then 10.0 when -1 then 0.0 end) as mean_rating_score,
+        avg({{ trellis.rating_quality_score('feedback.rating') }}) as mean_rating_score,
         arg_max(
-            case feedback.outcome
-                when 'success' then 7.0
-                when 'fallback' then 5.0
-                when 'user_rejected' then 0.0
-                when 'error' then 0.0
-                when 'timeout' then 0.0
-            end,
+            {{ trellis.outcome_quality_score('feedback.outcome') }},
             feedback.created_at
         ) as latest_outcome_score,
         max(feedback.created_at) as scored_at
