@@ -80,7 +80,7 @@ def embed_once(path: str) -> dict[str, float]:
         _, stats = embed_trajectories(
             con,
             trajectories=con.sql("select * from lineage.trajectory_units"),
-            messages=con.sql("select * from staging.stg_gateway__request_messages"),
+            requests=con.sql("select * from raw.requests"),
             turn_counts=con.sql("select * from intermediate.int_user_turns_counted"),
             existing=None,
             embedder=embedder,

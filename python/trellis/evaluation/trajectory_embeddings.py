@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from trellis.evaluation.compose import compose_mean
 from trellis.evaluation.embedders import Embedder, Vectors, embedder_label
+from trellis.evaluation.leaf_messages import request_messages
 
 VIEW_SQL = """
 case
@@ -53,8 +54,8 @@ class EmbedStats:
     text_bytes: int
 
 
-def _candidates_sql(has_existing: bool) -> str:
-    """The view messages of the trajectories resolved after the embedder's watermark."""
+def _trajectories_sql(has_existing: bool) -> str:
+    """The trajectories resolved after the embedder's watermark."""
     watermark = (
         "where trajectories.resolved_at > coalesce((select max(source_resolved_at) "
         "from _eval_existing where embedder = $embedder), '-infinity'::timestamptz)"
@@ -62,13 +63,25 @@ def _candidates_sql(has_existing: bool) -> str:
         else ""
     )
     return f"""
+    create or replace temp table _eval_new_trajectories as
+    select trajectory_id, tenant_id, leaf_node_id, resolved_at
+    from _eval_trajectories as trajectories
+    {watermark}
+    """
+
+
+# The leaves' records, read by request_messages.
+_LEAF_RECORDS_SQL = """
+select request_id, tenant_id, record from _eval_requests
+where request_id in (select leaf_node_id from _eval_new_trajectories)
+"""
+
+
+def _candidates_sql() -> str:
+    """The view messages of the new trajectories, boilerplate user turns left out."""
+    return f"""
     create or replace temp table _eval_view_messages as
     with
-    trajectories as (
-        select trajectory_id, tenant_id, leaf_node_id, resolved_at
-        from _eval_trajectories as trajectories
-        {watermark}
-    ),
     viewed as (
         select
             trajectories.trajectory_id,
@@ -77,7 +90,7 @@ def _candidates_sql(has_existing: bool) -> str:
             messages.message_index,
             messages.message_text,
             {VIEW_SQL} as view
-        from trajectories
+        from _eval_new_trajectories as trajectories
         inner join _eval_messages as messages on trajectories.leaf_node_id = messages.request_id
     ),
     tenant_roots as (
@@ -150,7 +163,7 @@ def _pending_sql(has_existing: bool) -> str:
 def embed_trajectories(
     con: duckdb.DuckDBPyConnection,
     trajectories: duckdb.DuckDBPyRelation,
-    messages: duckdb.DuckDBPyRelation,
+    requests: duckdb.DuckDBPyRelation,
     turn_counts: duckdb.DuckDBPyRelation,
     existing: str | None,
     embedder: Embedder,
@@ -159,22 +172,22 @@ def embed_trajectories(
 ) -> tuple[pa.Table, EmbedStats]:
     """The new rows of trajectory_embeddings (arrow), and what it took.
 
-    `turn_counts` is int_user_turns_counted (the task view's boilerplate
+    `requests` is the raw requests table (the leaves' records are read, see
+    leaf_messages); `turn_counts` is int_user_turns_counted (the task view's boilerplate
     rule); `existing` names the table of rows embedded before (None on a
     first or full build).
     """
     label = embedder_label(embedder)
     rule = boilerplate or Boilerplate()
     trajectories.create_view("_eval_trajectories", replace=True)
-    messages.create_view("_eval_messages", replace=True)
+    requests.create_view("_eval_requests", replace=True)
     turn_counts.create_view("_eval_turn_counts", replace=True)
     params: dict[str, object] = {"embedder": label} if existing else {}
     if existing:
         con.execute(f"create or replace temp view _eval_existing as select * from {existing}")
-    con.execute(
-        _candidates_sql(existing is not None),
-        {**params, "min_roots": rule.min_roots, "share": rule.share},
-    )
+    con.execute(_trajectories_sql(existing is not None), params)
+    con.register("_eval_messages", request_messages(con, _LEAF_RECORDS_SQL))
+    con.execute(_candidates_sql(), {"min_roots": rule.min_roots, "share": rule.share})
     con.execute(_pending_sql(existing is not None), params)
     pending = con.execute(
         "select group_index, trajectory_id, tenant_id, view, content_key, source_resolved_at "
