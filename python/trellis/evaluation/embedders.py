@@ -62,7 +62,7 @@ def _word_occurrences(
     irregular_at = np.flatnonzero(np.asarray(irregular, bool))
     split = pc.split_pattern(array.take(pa.array(regular_at)), " ")
     others = pa.array(
-        [_WORD_BOUNDARY.split(texts[i]) for i in irregular_at], pa.list_(pa.large_string())
+        [_WORD_BOUNDARY.split(texts[int(i)]) for i in irregular_at], pa.list_(pa.large_string())
     )
     rows = np.concatenate(
         [
