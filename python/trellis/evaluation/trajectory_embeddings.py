@@ -89,9 +89,11 @@ def _candidates_sql() -> str:
             trajectories.resolved_at,
             messages.message_index,
             messages.message_text,
+            md5(messages.message_text) as message_md5,
             {VIEW_SQL} as view
         from _eval_new_trajectories as trajectories
         inner join _eval_messages as messages on trajectories.leaf_node_id = messages.request_id
+        where {VIEW_SQL} is not null and messages.message_text <> ''
     ),
     tenant_roots as (
         select tenant_id, count(distinct root_node_id) as roots
@@ -113,12 +115,20 @@ def _candidates_sql() -> str:
         from viewed
         left join turn_roots
             on viewed.tenant_id = turn_roots.tenant_id
-            and md5(viewed.message_text) = turn_roots.message_md5
+            and viewed.message_md5 = turn_roots.message_md5
         left join tenant_roots on viewed.tenant_id = tenant_roots.tenant_id
-        where viewed.view is not null and viewed.message_text <> ''
+    ),
+    -- A view whose every message is boilerplate keeps them all (a group by
+    -- of the keys: cheaper than a window over the message texts).
+    all_boilerplate as (
+        select trajectory_id, view from flagged
+        group by trajectory_id, view
+        having bool_and(is_boilerplate)
     )
-    select * exclude (is_boilerplate) from flagged
-    qualify not is_boilerplate or bool_and(is_boilerplate) over (partition by trajectory_id, view)
+    select flagged.* exclude (is_boilerplate) from flagged
+    where not flagged.is_boilerplate
+        or (flagged.trajectory_id, flagged.view)
+        in (select (trajectory_id, view) from all_boilerplate)
     """
 
 
@@ -144,7 +154,7 @@ def _pending_sql(has_existing: bool) -> str:
             trajectory_id,
             any_value(tenant_id) as tenant_id,
             view,
-            md5(string_agg(md5(message_text), ',' order by message_index)) as content_key,
+            md5(string_agg(message_md5, ',' order by message_index)) as content_key,
             max(resolved_at) as source_resolved_at
         from _eval_view_messages
         group by trajectory_id, view
@@ -228,27 +238,29 @@ def _static_vectors(
         create or replace temp table _eval_occurrences as
         with
         occurrences as (
-            select pending.group_index, messages.message_text
+            select pending.group_index, messages.message_md5, messages.message_text
             from _eval_pending as pending
             inner join _eval_view_messages as messages
                 on pending.trajectory_id = messages.trajectory_id and pending.view = messages.view
         ),
         texts as (
-            select message_text, row_number() over () - 1 as text_index
-            from (select distinct message_text from occurrences)
+            select message_md5, row_number() over () - 1 as text_index
+            from (select distinct message_md5 from occurrences)
         )
-        select occurrences.group_index, texts.text_index, texts.message_text
+        select occurrences.group_index, texts.text_index, occurrences.message_text
         from occurrences
-        inner join texts on texts.message_text = occurrences.message_text
+        inner join texts on texts.message_md5 = occurrences.message_md5
         """
     )
-    texts = [
-        row[0]
-        for row in con.execute(
+    texts = (
+        con.execute(
             "select any_value(message_text) from _eval_occurrences "
             "group by text_index order by text_index"
-        ).fetchall()
-    ]
+        )
+        .fetch_arrow_table()
+        .column(0)
+        .to_pylist()
+    )
     pairs = con.execute("select group_index, text_index from _eval_occurrences").fetchnumpy()
     embedded = embedder.embed(texts)
     vectors = compose_mean(
