@@ -10,6 +10,7 @@ ingested through the real ingest service.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,17 @@ def test_wordllama_loads_offline_and_gives_what_wordllama_itself_gives(
     assert np.abs(ours.vectors - theirs).max() < 1e-5
     assert ours.token_counts[MESSAGES.index("")] == 0
     assert wordllama.version.startswith("0.4")
+
+
+def test_wordllama_splits_words_as_its_tokenizer_does_around_every_kind_of_space(
+    wordllama: WordLlamaEmbedder,
+) -> None:
+    spaces = [chr(c) for c in range(0x3001) if re.fullmatch(r"\s", chr(c))]
+    texts = [t for c in spaces for t in (f"a{c} b", f"a {c}b", f"{c} a b", f"a b {c}", f"a{c}b c")]
+    texts += ["", " ", "  ", "a  b", "plain words only"]
+    ours = wordllama.embed(texts)
+    theirs = wordllama._model.embed(texts)
+    assert np.abs(ours.vectors - theirs).max() < 1e-5
 
 
 def test_a_trajectory_vector_composed_from_its_messages_equals_embedding_the_joined_text(
@@ -125,6 +137,96 @@ def test_openai_embedder_fails_clearly_on_a_client_error() -> None:
         with pytest.raises(TrellisError, match="401"):
             embedder.embed(["alpha"])
     assert len(server.requests) == 1
+
+
+# -- the leaves' messages read from raw records ------------------------------
+
+_EDGE_MESSAGES: list[Any] = [
+    {"role": "system", "content": "Be brief."},
+    {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "part one, "},
+            {"type": "image_url"},
+            {"type": "text", "text": "part two"},
+            {"type": "text", "text": 7},
+        ],
+    },
+    {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": "a",
+                "type": "function",
+                "function": {"name": "lookup", "arguments": '{"q": "ü"}'},
+            },
+            {
+                "id": "b",
+                "type": "function",
+                "function": {"name": "sum", "arguments": {"xs": [1, 2], "k": "v"}},
+            },
+            {"id": "c", "type": "function", "function": {"name": "nothing"}},
+        ],
+    },
+    {"role": "tool", "tool_call_id": "a", "content": "Ünïcödé 漢字 🙂\nsecond line"},
+    {"role": "assistant", "content": "Text and a call.", "tool_calls": []},
+    {"role": "user", "content": ""},
+]
+
+
+def _edge_records() -> list[dict[str, Any]]:
+    base = {
+        "created_at": "2026-02-01T00:00:00Z",
+        "tenant_id": "acme",
+        "agent_id": "a",
+        "model": "m",
+    }
+    reply = {"role": "assistant", "content": [{"type": "text", "text": "done"}]}
+    return [
+        {
+            **base,
+            "request_id": "edge-1",
+            "request": {"model": "m", "messages": _EDGE_MESSAGES},
+            "response": {"id": "r1", "choices": [{"index": 0, "message": reply}]},
+        },
+        {
+            **base,
+            "request_id": "edge-2",
+            "request": {"model": "m", "messages": _EDGE_MESSAGES[:2]},
+            "response": {"id": "r2", "choices": []},
+        },
+        {
+            **base,
+            "request_id": "edge-3",
+            "request": {"model": "m", "messages": [{"role": "user", "content": "a  b\tc "}]},
+        },
+    ]
+
+
+@pytest.mark.slow
+def test_leaf_messages_read_from_raw_records_equal_the_staging_view(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import duckdb
+
+    from trellis.evaluation.leaf_messages import request_messages
+
+    env = {"TRELLIS_DUCKDB_PATH": str(tmp_path / "warehouse.duckdb")}
+    corpus, _ = _write_corpus(tmp_path, 12, seed=2, prefix="edge")
+    with corpus.open("a", encoding="utf-8") as out:
+        out.writelines(json.dumps(record) + "\n" for record in _edge_records())
+    _ingest(corpus, monkeypatch, env, "duckdb")
+    Built(tmp_path, env).dbt("run", "--select", "stg_gateway__request_messages")
+    columns = "request_id, tenant_id, message_index, message_role, message_text, is_reply"
+    with duckdb.connect(env["TRELLIS_DUCKDB_PATH"]) as con:
+        staged = con.execute(
+            f"select {columns} from staging.stg_gateway__request_messages order by all"
+        ).fetchall()
+        con.register("_read", request_messages(con, "select * from raw.requests"))
+        read = con.execute(f"select {columns} from _read order by all").fetchall()
+    assert any(row[0] == "edge-1" for row in staged)
+    assert read == staged
 
 
 # -- the marts, built by dbt on a DuckDB file ---------------------------------

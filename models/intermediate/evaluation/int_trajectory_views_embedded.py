@@ -21,7 +21,7 @@ def model(dbt, session):
     table, _ = embed_trajectories(
         session,
         trajectories=dbt.ref("trajectory_units"),
-        messages=dbt.ref("stg_gateway__request_messages"),
+        requests=dbt.source("gateway", "requests"),
         turn_counts=dbt.ref("int_user_turns_counted"),
         existing=str(dbt.this) if dbt.is_incremental else None,
         embedder=embedder,

@@ -30,10 +30,13 @@ def compose_mean(
     per occurrence). A group whose messages hold no tokens gets the zero vector,
     as the embedder gives an empty text.
     """
-    weights = message_tokens[message_index].astype(np.float64)
+    weights = message_tokens[message_index].astype(np.float32)
     matrix = scipy.sparse.csr_matrix(
         (weights, (group_index, message_index)), shape=(group_count, len(message_vectors))
     )
-    sums = np.asarray(matrix @ message_vectors.astype(np.float64))
-    totals = np.asarray(matrix.sum(axis=1)).reshape(-1, 1)
-    return (sums / np.maximum(totals, 1.0)).astype(np.float32)
+    # float32 throughout: a view's sum runs over its messages only, and a
+    # float64 copy of every message vector cost more than the product.
+    sums = np.asarray(matrix @ np.asarray(message_vectors, np.float32))
+    totals = np.bincount(group_index, weights=weights, minlength=group_count)
+    sums /= np.maximum(totals, 1.0).astype(np.float32)[:, None]
+    return sums

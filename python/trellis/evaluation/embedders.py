@@ -23,6 +23,8 @@ from typing import Any, Protocol
 import httpx
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
 import scipy.sparse
 from tokenizers import Tokenizer
 
@@ -37,6 +39,43 @@ Vectors = npt.NDArray[np.float32]
 
 # A single space between two non-spaces: where wordllama's tokens always split.
 _WORD_BOUNDARY = re.compile(r"(?<=\S) (?=\S)")
+# A text where some space is not between two non-spaces (RE2: no lookaround,
+# and its \s is ASCII, so Python's \s is spelled out): only there does
+# splitting at every space differ from _WORD_BOUNDARY.
+_SPACE = (
+    r"[\t\n\x{0b}\f\r \x{1c}-\x{1f}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}"
+    r"\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
+)
+_IRREGULAR_SPACE = rf"^ | $|{_SPACE} | {_SPACE}"
+
+
+def _word_occurrences(
+    texts: Sequence[str],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], list[str]]:
+    """Each word occurrence as (text position, distinct word index), and the
+    distinct words. Split and deduplicated by pyarrow's kernels: a text
+    whose spaces all sit between two non-spaces splits at every space; the
+    few others split with _WORD_BOUNDARY."""
+    array = pa.array(texts, pa.large_string())
+    irregular = pc.fill_null(pc.match_substring_regex(array, _IRREGULAR_SPACE), False)
+    regular_at = np.flatnonzero(~np.asarray(irregular, bool))
+    irregular_at = np.flatnonzero(np.asarray(irregular, bool))
+    split = pc.split_pattern(array.take(pa.array(regular_at)), " ")
+    others = pa.array(
+        [_WORD_BOUNDARY.split(texts[int(i)]) for i in irregular_at], pa.list_(pa.large_string())
+    )
+    rows = np.concatenate(
+        [
+            np.repeat(regular_at, np.asarray(pc.list_value_length(split), np.int64)),
+            np.repeat(irregular_at, np.asarray(pc.list_value_length(others), np.int64)),
+        ]
+    ).astype(np.int64)
+    flat = pa.chunked_array(
+        [pc.list_flatten(split), pc.list_flatten(others)], pa.large_string()
+    ).combine_chunks()
+    encoded = pc.dictionary_encode(flat)
+    columns = np.asarray(encoded.indices, np.int64)
+    return rows, columns, encoded.dictionary.to_pylist()
 
 
 @dataclass(frozen=True)
@@ -93,22 +132,16 @@ class WordLlamaEmbedder:
         text's tokens are its words' tokens end to end: each distinct word is
         tokenized and summed once, however many texts hold it.
         """
-        word_index: dict[str, int] = {}
-        columns: list[int] = []
-        lengths = np.zeros(len(texts), np.int64)
-        for position, text in enumerate(texts):
-            words = _WORD_BOUNDARY.split(text)
-            columns.extend(word_index.setdefault(word, len(word_index)) for word in words)
-            lengths[position] = len(words)
-        word_sums, word_tokens = self._word_vectors(list(word_index))
-        rows = np.repeat(np.arange(len(texts)), lengths)
+        rows, columns, words = _word_occurrences(texts)
+        word_sums, word_tokens = self._word_vectors(words)
         occurrences = scipy.sparse.csr_matrix(
-            (np.ones(len(columns), np.float32), (rows, np.asarray(columns, np.int64))),
-            shape=(len(texts), len(word_index)),
+            (np.ones(len(columns), np.float32), (rows, columns)),
+            shape=(len(texts), len(words)),
         )
         token_counts = np.rint(occurrences @ word_tokens.astype(np.float64)).astype(np.int64)
         sums = occurrences @ word_sums
-        vectors = (sums / np.maximum(token_counts, 1)[:, None]).astype(np.float32)
+        vectors = np.asarray(sums, np.float32)
+        vectors /= np.maximum(token_counts, 1).astype(np.float32)[:, None]
         return Embedded(vectors, token_counts)
 
     def _word_vectors(self, words: list[str]) -> tuple[Vectors, npt.NDArray[np.int64]]:

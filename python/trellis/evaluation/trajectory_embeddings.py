@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from trellis.evaluation.compose import compose_mean
 from trellis.evaluation.embedders import Embedder, Vectors, embedder_label
+from trellis.evaluation.leaf_messages import request_messages
 
 VIEW_SQL = """
 case
@@ -53,8 +54,8 @@ class EmbedStats:
     text_bytes: int
 
 
-def _candidates_sql(has_existing: bool) -> str:
-    """The view messages of the trajectories resolved after the embedder's watermark."""
+def _trajectories_sql(has_existing: bool) -> str:
+    """The trajectories resolved after the embedder's watermark."""
     watermark = (
         "where trajectories.resolved_at > coalesce((select max(source_resolved_at) "
         "from _eval_existing where embedder = $embedder), '-infinity'::timestamptz)"
@@ -62,13 +63,25 @@ def _candidates_sql(has_existing: bool) -> str:
         else ""
     )
     return f"""
+    create or replace temp table _eval_new_trajectories as
+    select trajectory_id, tenant_id, leaf_node_id, resolved_at
+    from _eval_trajectories as trajectories
+    {watermark}
+    """
+
+
+# The leaves' records, read by request_messages.
+_LEAF_RECORDS_SQL = """
+select request_id, tenant_id, record from _eval_requests
+where request_id in (select leaf_node_id from _eval_new_trajectories)
+"""
+
+
+def _candidates_sql() -> str:
+    """The view messages of the new trajectories, boilerplate user turns left out."""
+    return f"""
     create or replace temp table _eval_view_messages as
     with
-    trajectories as (
-        select trajectory_id, tenant_id, leaf_node_id, resolved_at
-        from _eval_trajectories as trajectories
-        {watermark}
-    ),
     viewed as (
         select
             trajectories.trajectory_id,
@@ -76,9 +89,11 @@ def _candidates_sql(has_existing: bool) -> str:
             trajectories.resolved_at,
             messages.message_index,
             messages.message_text,
+            md5(messages.message_text) as message_md5,
             {VIEW_SQL} as view
-        from trajectories
+        from _eval_new_trajectories as trajectories
         inner join _eval_messages as messages on trajectories.leaf_node_id = messages.request_id
+        where {VIEW_SQL} is not null and messages.message_text <> ''
     ),
     tenant_roots as (
         select tenant_id, count(distinct root_node_id) as roots
@@ -100,12 +115,20 @@ def _candidates_sql(has_existing: bool) -> str:
         from viewed
         left join turn_roots
             on viewed.tenant_id = turn_roots.tenant_id
-            and md5(viewed.message_text) = turn_roots.message_md5
+            and viewed.message_md5 = turn_roots.message_md5
         left join tenant_roots on viewed.tenant_id = tenant_roots.tenant_id
-        where viewed.view is not null and viewed.message_text <> ''
+    ),
+    -- A view whose every message is boilerplate keeps them all (a group by
+    -- of the keys: cheaper than a window over the message texts).
+    all_boilerplate as (
+        select trajectory_id, view from flagged
+        group by trajectory_id, view
+        having bool_and(is_boilerplate)
     )
-    select * exclude (is_boilerplate) from flagged
-    qualify not is_boilerplate or bool_and(is_boilerplate) over (partition by trajectory_id, view)
+    select flagged.* exclude (is_boilerplate) from flagged
+    where not flagged.is_boilerplate
+        or (flagged.trajectory_id, flagged.view)
+        in (select (trajectory_id, view) from all_boilerplate)
     """
 
 
@@ -131,7 +154,7 @@ def _pending_sql(has_existing: bool) -> str:
             trajectory_id,
             any_value(tenant_id) as tenant_id,
             view,
-            md5(string_agg(md5(message_text), ',' order by message_index)) as content_key,
+            md5(string_agg(message_md5, ',' order by message_index)) as content_key,
             max(resolved_at) as source_resolved_at
         from _eval_view_messages
         group by trajectory_id, view
@@ -150,7 +173,7 @@ def _pending_sql(has_existing: bool) -> str:
 def embed_trajectories(
     con: duckdb.DuckDBPyConnection,
     trajectories: duckdb.DuckDBPyRelation,
-    messages: duckdb.DuckDBPyRelation,
+    requests: duckdb.DuckDBPyRelation,
     turn_counts: duckdb.DuckDBPyRelation,
     existing: str | None,
     embedder: Embedder,
@@ -159,22 +182,22 @@ def embed_trajectories(
 ) -> tuple[pa.Table, EmbedStats]:
     """The new rows of trajectory_embeddings (arrow), and what it took.
 
-    `turn_counts` is int_user_turns_counted (the task view's boilerplate
+    `requests` is the raw requests table (the leaves' records are read, see
+    leaf_messages); `turn_counts` is int_user_turns_counted (the task view's boilerplate
     rule); `existing` names the table of rows embedded before (None on a
     first or full build).
     """
     label = embedder_label(embedder)
     rule = boilerplate or Boilerplate()
     trajectories.create_view("_eval_trajectories", replace=True)
-    messages.create_view("_eval_messages", replace=True)
+    requests.create_view("_eval_requests", replace=True)
     turn_counts.create_view("_eval_turn_counts", replace=True)
     params: dict[str, object] = {"embedder": label} if existing else {}
     if existing:
         con.execute(f"create or replace temp view _eval_existing as select * from {existing}")
-    con.execute(
-        _candidates_sql(existing is not None),
-        {**params, "min_roots": rule.min_roots, "share": rule.share},
-    )
+    con.execute(_trajectories_sql(existing is not None), params)
+    con.register("_eval_messages", request_messages(con, _LEAF_RECORDS_SQL))
+    con.execute(_candidates_sql(), {"min_roots": rule.min_roots, "share": rule.share})
     con.execute(_pending_sql(existing is not None), params)
     pending = con.execute(
         "select group_index, trajectory_id, tenant_id, view, content_key, source_resolved_at "
@@ -215,27 +238,29 @@ def _static_vectors(
         create or replace temp table _eval_occurrences as
         with
         occurrences as (
-            select pending.group_index, messages.message_text
+            select pending.group_index, messages.message_md5, messages.message_text
             from _eval_pending as pending
             inner join _eval_view_messages as messages
                 on pending.trajectory_id = messages.trajectory_id and pending.view = messages.view
         ),
         texts as (
-            select message_text, row_number() over () - 1 as text_index
-            from (select distinct message_text from occurrences)
+            select message_md5, row_number() over () - 1 as text_index
+            from (select distinct message_md5 from occurrences)
         )
-        select occurrences.group_index, texts.text_index, texts.message_text
+        select occurrences.group_index, texts.text_index, occurrences.message_text
         from occurrences
-        inner join texts on texts.message_text = occurrences.message_text
+        inner join texts on texts.message_md5 = occurrences.message_md5
         """
     )
-    texts = [
-        row[0]
-        for row in con.execute(
+    texts = (
+        con.execute(
             "select any_value(message_text) from _eval_occurrences "
             "group by text_index order by text_index"
-        ).fetchall()
-    ]
+        )
+        .fetch_arrow_table()
+        .column(0)
+        .to_pylist()
+    )
     pairs = con.execute("select group_index, text_index from _eval_occurrences").fetchnumpy()
     embedded = embedder.embed(texts)
     vectors = compose_mean(
