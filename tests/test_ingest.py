@@ -135,6 +135,9 @@ REQUEST_BREACHES: list[tuple[str | dict[str, Any], str, str]] = [
     (request("r-z", cost_usd=-0.01), "out_of_range", "cost_usd"),
     # fields dbt casts: types, finite, the range of the column they land in
     (request("r-t1", latency_ms=1e-310), "out_of_range", "latency_ms"),
+    # a path's latencies are summed exactly: one call may not outlast some 31 years
+    (request("r-t1b", latency_ms=2e12), "out_of_range", "latency_ms"),
+    (request("r-t1c", ttft_ms=1.5e12), "out_of_range", "ttft_ms"),
     (to_line(request("r-t2")).replace("840", "1e999"), "out_of_range", "latency_ms"),
     (to_line(request("r-t3")).replace("0.0001", "1e-400"), "out_of_range", "cost_usd"),
     (request("r-t4", response=_usage(prompt_tokens=2**63)), "out_of_range", "prompt_tokens"),

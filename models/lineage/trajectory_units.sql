@@ -67,7 +67,7 @@ paths as (
         cast(sum(prompt_tokens) as bigint) as prompt_tokens,
         cast(sum(completion_tokens) as bigint) as completion_tokens,
         -- rounded to the microsecond: a float sum must not depend on row order
-        cast(cast(sum(latency_ms) as numeric(18, 3)) as double precision) as latency_ms,
+        cast(cast(sum(latency_ms) as numeric(38, 3)) as double precision) as latency_ms,
         max(resolved_at) as resolved_at
     from step_facts
     group by leaf_node_id

@@ -72,6 +72,9 @@ MAX_TOKENS = 10**12
 #: PostgreSQL's double precision holds without underflow.
 DOUBLE_MAX = 1e300
 DOUBLE_MIN = 1e-300
+#: Longest latency or time to first token, in ms (some 31 years): the sum of a
+#: trajectory's latencies must fit the exact decimal trajectory_units adds them in.
+MAX_LATENCY_MS = 1e12
 BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 INT_MAX = 2**31 - 1
 
@@ -213,8 +216,8 @@ class NumberRule:
 #: Per kind, the Double fields (dotted paths) and their rules.
 NUMBER_RULES: dict[RecordKind, dict[str, NumberRule]] = {
     "requests": {
-        "latency_ms": NumberRule(minimum=0),
-        "ttft_ms": NumberRule(minimum=0),
+        "latency_ms": NumberRule(minimum=0, maximum=MAX_LATENCY_MS),
+        "ttft_ms": NumberRule(minimum=0, maximum=MAX_LATENCY_MS),
         "cost_usd": NumberRule(minimum=0),
         "request.temperature": NumberRule(),
         "request.top_p": NumberRule(),
