@@ -116,7 +116,8 @@ def test_label_studio_round_trip_lands_in_human_eval_labels(wh: Warehouse, tmp_p
     answers = tmp_path / "export.json"
     answers.write_text(json.dumps(exported))
     assert "loaded 2" in _trellis(wh, "review", "import", str(answers))
-    wh.dbt("build", "--select", "tag:lineage", "int_human_reviews_parsed+")
+    # the seed the datasets' no_pii_leftover tests read comes along
+    wh.dbt("build", "--select", "tag:lineage", "int_human_reviews_parsed+", "deid_detectors")
     reviewed = {t["data"]["trajectory_id"] for t in tasks[:2]}
     rows = wh.query(
         "select trajectory_id, reviewer_id, quality_score from evaluation.human_eval_labels "
