@@ -1,4 +1,3 @@
-{{ config(enabled=target.type == 'duckdb', database=target.database, tags=['datasets']) }}
 -- One row per request: its context messages and its reply as JSON text, the
 -- way the gateway logged them (contract section 1), for the training
 -- examples of models/datasets. A view: the dataset models read the few
