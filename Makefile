@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	# bytecode of the editable package, as pip writes it for the others: every
 	# `trellis` command would otherwise compile its modules again wherever
-	# PYTHONDONTWRITEBYTECODE is set (some 35 ms a command)
+	# PYTHONDONTWRITEBYTECODE is set
 	$(BIN)/python -m compileall -q python
 	touch $(STAMP)
 
