@@ -8,10 +8,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from trellis.cli.ingest_cmd import Target, report_table
+from trellis.cli.ingest_cmd import Target, progress_by_source, report_table
 from trellis.config import resolve_target
 from trellis.errors import TrellisError
 from trellis.importers import (
@@ -82,22 +81,8 @@ def import_command(
     console = Console(stderr=True)
     with (
         open_store(chosen) as store,
-        Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TextColumn("{task.completed:,} records"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as progress,
+        progress_by_source(console, "records") as (_, on_progress),
     ):
-        tasks: dict[str, TaskID] = {}
-
-        def on_progress(source: str, records: int) -> None:
-            if source not in tasks:
-                tasks[source] = progress.add_task(Path(source).name, total=None)
-            progress.update(tasks[source], completed=records)
-
         result = _run(store, format_name, files or [], options, from_postgres, on_progress)
     _print(format_name, chosen, result)
 

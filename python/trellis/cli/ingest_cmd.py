@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -70,22 +72,8 @@ def _ingest(kind: RecordKind, files: list[Path], target: str | None) -> None:
     console = Console(stderr=True)
     with (
         open_store(chosen) as store,
-        Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TextColumn("{task.completed:,} lines"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as progress,
+        progress_by_source(console, "lines") as (progress, on_progress),
     ):
-        tasks: dict[str, TaskID] = {}
-
-        def on_progress(source: str, lines: int) -> None:
-            if source not in tasks:
-                tasks[source] = progress.add_task(Path(source).name, total=None)
-            progress.update(tasks[source], completed=lines)
-
         try:
             report = ingest_files(store, kind, files, on_progress=on_progress)
         except IngestInterrupted as stopped:
@@ -99,6 +87,29 @@ def _ingest(kind: RecordKind, files: list[Path], target: str | None) -> None:
             f"every one of the {report.total_quarantined:,} lines read was rejected: "
             "see raw.quarantine (reason, detail, raw_text)"
         )
+
+
+@contextmanager
+def progress_by_source(
+    console: Console, unit: str
+) -> Iterator[tuple[Progress, Callable[[str, int], None]]]:
+    """A transient progress line per source, and the callback that moves it."""
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed:,} " + unit),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def on_progress(source: str, count: int) -> None:
+            if source not in tasks:
+                tasks[source] = progress.add_task(Path(source).name, total=None)
+            progress.update(tasks[source], completed=count)
+
+        yield progress, on_progress
 
 
 def report_table(kind: str, target: str, report: IngestReport) -> Table:

@@ -17,7 +17,7 @@ from pathlib import Path
 from trellis.errors import TrellisError
 from trellis.importers import chatgpt, langfuse, litellm, openai_batch, otel
 from trellis.importers.common import ImportOptions
-from trellis.ingest import IngestReport, SourceItem, ingest_items
+from trellis.ingest import IngestReport, SourceItem, checked_paths, ingest_items
 from trellis.storage import Store
 
 __all__ = [
@@ -121,15 +121,4 @@ def checked_files(format_name: str, paths: Sequence[Path]) -> list[Path]:
         raise TrellisError(
             f"unknown format {format_name!r}: choose one of {', '.join(sorted(FORMATS))}"
         )
-    if not paths:
-        raise TrellisError("no input files given")
-    files: list[Path] = []
-    for path in paths:
-        resolved = Path(path).expanduser().resolve()
-        if not resolved.exists():
-            raise TrellisError(f"no such file: {path}")
-        if not resolved.is_file():
-            raise TrellisError(f"not a file: {path}")
-        if resolved not in files:
-            files.append(resolved)
-    return files
+    return checked_paths(paths)

@@ -124,7 +124,7 @@ def ingest_files(
     Every path is checked before anything is read, so a typo in the last
     one fails the command before anything is written.
     """
-    files = _unique_files(paths)
+    files = checked_paths(paths)
     ingestion = _Ingestion(store, kind)
     ingestion.report.files += [str(path) for path in files]
     for path in files:
@@ -194,7 +194,8 @@ def _content_key(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _unique_files(paths: Sequence[Path]) -> list[Path]:
+def checked_paths(paths: Sequence[Path]) -> list[Path]:
+    """The input files, resolved and each once; a missing one fails before anything is read."""
     if not paths:
         raise TrellisError("no input files given")
     files: list[Path] = []
