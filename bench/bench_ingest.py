@@ -3,6 +3,7 @@
     python bench/bench_ingest.py --records 100000          # synthetic contract records
     python bench/bench_ingest.py --input DIR               # every *.jsonl[.gz] / *.parquet in DIR
     python bench/bench_ingest.py --records 100000 --target postgres   # PG* must point at a db
+    python bench/bench_ingest.py --input DIR --stages      # CPU per line of each checking step
 
 The ingest runs in a child process so its peak RSS (ru_maxrss) is measured
 alone, without the generator's memory. Target: >= 30k requests/s, peak RSS
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +113,60 @@ def child(target: str, paths: list[str]) -> None:
     )
 
 
+def stages(paths: list[Path], sample: int) -> None:
+    """CPU per line of each step the checking thread must take, one step at a time
+    on the same lines (each value freed at once, as in the ingest): what bounds the
+    rate of the one thread that holds Python's lock."""
+    import msgspec
+    import xxhash
+
+    from trellis.ingest import contract
+    from trellis.ingest.read import file_lines
+    from trellis.ingest.validate import Valid, _decode_value, _encode_canonical, check
+
+    lines = [line.raw for path in paths for line in file_lines(path)]
+    valid = [raw for raw in lines if isinstance(check("requests", raw), Valid)]
+    picked = random.Random(1).sample(valid, min(sample, len(valid)))
+    typed = msgspec.json.Decoder(contract.RequestRecord).decode
+
+    def each(step: Callable[[bytes], object]) -> Callable[[], None]:
+        def run() -> None:
+            for raw in picked:
+                step(raw)
+
+        return run
+
+    def reading() -> None:
+        for path in paths:
+            for _ in file_lines(path):
+                pass
+
+    steps: dict[str, Callable[[], None]] = {
+        "read (file_lines)": reading,
+        "msgspec parse to Python objects": each(_decode_value),
+        "  + canonical encoding": each(lambda raw: _encode_canonical(_decode_value(raw))),
+        "  + Struct check (msgspec.convert)": each(
+            lambda raw: msgspec.convert(_decode_value(raw), contract.RequestRecord)
+        ),
+        "typed decode straight into the Structs": each(typed),
+        "xxh3-128 of the raw line": each(xxhash.xxh3_128_hexdigest),
+        "the whole check (validate.check)": each(lambda raw: check("requests", raw)),
+    }
+    size = sum(map(len, picked)) / len(picked)
+    print(f"{len(picked):,} valid lines of {len(lines):,}, {size:,.0f} bytes a line on average")
+    for name, step in steps.items():
+        count = len(lines) if name.startswith("read") else len(picked)
+        began = time.thread_time()
+        step()
+        print(f"  {name:<42} {(time.thread_time() - began) / count * 1e6:7.1f} us a line")
+    loop_began = time.perf_counter()
+    total = 0
+    for number in range(5_000_000):
+        total += number
+    loop_ns = (time.perf_counter() - loop_began) / 5_000_000 * 1e9
+    print(f"  (this machine: a Python loop iteration {loop_ns:.0f} ns)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
@@ -118,10 +174,18 @@ def main() -> None:
     parser.add_argument("--input", type=Path, help="folder of JSONL/Parquet request files")
     parser.add_argument("--target", choices=("duckdb", "postgres"), default="duckdb")
     parser.add_argument("--repeat", action="store_true", help="ingest twice (all duplicates)")
+    parser.add_argument(
+        "--stages", action="store_true", help="CPU per line of each checking step (--input)"
+    )
     parser.add_argument("--child", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
         child(args.target, args.child)
+        return
+    if args.stages:
+        if not args.input:
+            sys.exit("--stages needs --input DIR")
+        stages(input_files(args.input), 20_000)
         return
 
     with tempfile.TemporaryDirectory(prefix="trellis-bench-") as tmp:
