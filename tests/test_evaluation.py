@@ -403,6 +403,43 @@ def test_evaluation_marts_embed_incrementally_cluster_by_topic_and_keep_ids(
 
 
 @pytest.mark.slow
+def test_embedding_part_by_part_gives_the_vectors_of_one_whole_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wordllama: WordLlamaEmbedder
+) -> None:
+    import duckdb
+
+    from trellis.evaluation import trajectory_embeddings
+
+    env = {"TRELLIS_DUCKDB_PATH": str(tmp_path / "warehouse.duckdb")}
+    built = Built(tmp_path, env)
+    corpus, _ = _write_corpus(tmp_path, 120, seed=9, prefix="parts")
+    _ingest(corpus, monkeypatch, env, "duckdb")
+    built.dbt("build", "--select", "tag:lineage", "int_user_turns_counted", "--vars", EVAL_VARS)
+
+    def embedded(part: int) -> dict[tuple[str, str], Any]:
+        monkeypatch.setattr(trajectory_embeddings, "GROUPS_PER_PART", part)
+        with duckdb.connect(env["TRELLIS_DUCKDB_PATH"]) as con:
+            table, stats = trajectory_embeddings.embed_trajectories(
+                con,
+                trajectories=con.sql("select * from lineage.trajectory_units"),
+                requests=con.sql("select * from raw.requests"),
+                turn_counts=con.sql("select * from intermediate.int_user_turns_counted"),
+                existing=None,
+                embedder=wordllama,
+            )
+        rows = table.to_pylist()
+        assert stats.rows == len(rows) > 200
+        return {(row["trajectory_id"], row["view"]): row for row in rows}
+
+    whole = embedded(1_000_000)
+    parts = embedded(7)
+    assert parts.keys() == whole.keys()
+    for key, row in whole.items():
+        assert parts[key]["content_key"] == row["content_key"]
+        assert np.allclose(parts[key]["embedding"], row["embedding"], atol=1e-6), key
+
+
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_workbench_target_builds_evaluation_from_the_postgres_truth(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pg_env: dict[str, str]

@@ -125,32 +125,36 @@ def _loose_record(record: str) -> _Record:
 
 def request_messages(con: duckdb.DuckDBPyConnection, requests_sql: str) -> pa.Table:
     """The messages of the requests `requests_sql` selects (request_id,
-    tenant_id, record), in MESSAGE_SCHEMA."""
-    columns: dict[str, list[Any]] = {name: [] for name in MESSAGE_SCHEMA.names}
+    tenant_id, record), in MESSAGE_SCHEMA. Built batch by batch: Python holds
+    one batch's messages as objects at a time, the rest as Arrow (a million
+    leaves' messages as Python strings took gigabytes)."""
     reader = con.execute(
         f"select request_id, tenant_id, cast(record as varchar) from ({requests_sql})"
     ).to_arrow_reader(8192)
-    for batch in reader:
-        for request_id, tenant_id, record in zip(
-            *(c.to_pylist() for c in batch.columns), strict=True
-        ):
-            try:
-                parsed = _DECODER.decode(record)
-            except msgspec.ValidationError:
-                parsed = _loose_record(record)
-            messages = (parsed.request.messages if parsed.request else None) or []
-            choices = (parsed.response.choices if parsed.response else None) or []
-            reply = choices[0].message if choices else None
-            rows = [(m, False) for m in messages]
-            if reply is not None and reply.role is not None:
-                rows.append((reply, True))
-            for index, (message, is_reply) in enumerate(rows):
-                columns["request_id"].append(request_id)
-                columns["tenant_id"].append(tenant_id)
-                columns["message_index"].append(index)
-                columns["message_role"].append(
-                    "unknown" if message.role is None else _scalar_text(message.role)
-                )
-                columns["message_text"].append(_message_text(message.content, message.tool_calls))
-                columns["is_reply"].append(is_reply)
-    return pa.table(columns, schema=MESSAGE_SCHEMA)
+    batches = [_batch_messages(batch) for batch in reader]
+    return pa.Table.from_batches(batches, schema=MESSAGE_SCHEMA)
+
+
+def _batch_messages(batch: pa.RecordBatch) -> pa.RecordBatch:
+    columns: dict[str, list[Any]] = {name: [] for name in MESSAGE_SCHEMA.names}
+    for request_id, tenant_id, record in zip(*(c.to_pylist() for c in batch.columns), strict=True):
+        try:
+            parsed = _DECODER.decode(record)
+        except msgspec.ValidationError:
+            parsed = _loose_record(record)
+        messages = (parsed.request.messages if parsed.request else None) or []
+        choices = (parsed.response.choices if parsed.response else None) or []
+        reply = choices[0].message if choices else None
+        rows = [(m, False) for m in messages]
+        if reply is not None and reply.role is not None:
+            rows.append((reply, True))
+        for index, (message, is_reply) in enumerate(rows):
+            columns["request_id"].append(request_id)
+            columns["tenant_id"].append(tenant_id)
+            columns["message_index"].append(index)
+            columns["message_role"].append(
+                "unknown" if message.role is None else _scalar_text(message.role)
+            )
+            columns["message_text"].append(_message_text(message.content, message.tool_calls))
+            columns["is_reply"].append(is_reply)
+    return pa.RecordBatch.from_pydict(columns, schema=MESSAGE_SCHEMA)

@@ -64,7 +64,7 @@ def _trajectories_sql(has_existing: bool) -> str:
     )
     return f"""
     create or replace temp table _eval_new_trajectories as
-    select trajectory_id, tenant_id, leaf_node_id, resolved_at
+    select trajectory_id, tenant_id, root_node_id, leaf_node_id, resolved_at
     from _eval_trajectories as trajectories
     {watermark}
     """
@@ -86,6 +86,7 @@ def _candidates_sql() -> str:
         select
             trajectories.trajectory_id,
             trajectories.tenant_id,
+            trajectories.root_node_id,
             trajectories.resolved_at,
             messages.message_index,
             messages.message_text,
@@ -133,7 +134,10 @@ def _candidates_sql() -> str:
 
 
 def _pending_sql(has_existing: bool) -> str:
-    """One row per trajectory view to embed, numbered (group_index)."""
+    """One row per trajectory view to embed, numbered (group_index) tree by tree:
+    the trajectories of one tree share their early turns, and the static path
+    embeds the groups part by part (_static_vectors), each distinct text of a
+    part once."""
     known = (
         """
         left join _eval_existing as known
@@ -153,6 +157,7 @@ def _pending_sql(has_existing: bool) -> str:
         select
             trajectory_id,
             any_value(tenant_id) as tenant_id,
+            any_value(root_node_id) as root_node_id,
             view,
             md5(string_agg(message_md5, ',' order by message_index)) as content_key,
             max(resolved_at) as source_resolved_at
@@ -164,8 +169,10 @@ def _pending_sql(has_existing: bool) -> str:
         {known}
     )
     select
-        row_number() over (order by fresh.trajectory_id, fresh.view) - 1 as group_index,
-        fresh.*
+        row_number() over (
+            order by fresh.tenant_id, fresh.root_node_id, fresh.trajectory_id, fresh.view
+        ) - 1 as group_index,
+        fresh.* exclude (root_node_id)
     from fresh
     """
 
@@ -229,48 +236,73 @@ def embed_trajectories(
     return table, EmbedStats(trajectory_count, count, texts, text_bytes)
 
 
+#: Trajectory views embedded per part by the static path: memory holds one
+#: part's texts, word occurrences and message vectors at a time (all of them
+#: at once took gigabytes at 1M requests), and a part is large enough that
+#: the turns its trees share are embedded once.
+GROUPS_PER_PART = 65_536
+
+
 def _static_vectors(
     con: duckdb.DuckDBPyConnection, embedder: Embedder, count: int
 ) -> tuple[Vectors, int, int]:
-    """Each distinct message embedded once; the views composed from them."""
+    """Each distinct message of a part embedded once; the part's views composed
+    from them."""
     con.execute(
         """
         create or replace temp table _eval_occurrences as
-        with
-        occurrences as (
-            select pending.group_index, messages.message_md5, messages.message_text
-            from _eval_pending as pending
-            inner join _eval_view_messages as messages
-                on pending.trajectory_id = messages.trajectory_id and pending.view = messages.view
-        ),
-        texts as (
-            select message_md5, row_number() over () - 1 as text_index
-            from (select distinct message_md5 from occurrences)
-        )
-        select occurrences.group_index, texts.text_index, occurrences.message_text
-        from occurrences
-        inner join texts on texts.message_md5 = occurrences.message_md5
+        select pending.group_index, messages.message_md5, messages.message_text
+        from _eval_pending as pending
+        inner join _eval_view_messages as messages
+            on pending.trajectory_id = messages.trajectory_id and pending.view = messages.view
+        order by pending.group_index
         """
     )
-    texts = (
+    vectors = np.zeros((count, embedder.dim), np.float32)
+    texts_embedded = text_bytes = 0
+    for start in range(0, count, GROUPS_PER_PART):
+        end = min(start + GROUPS_PER_PART, count)
         con.execute(
-            "select any_value(message_text) from _eval_occurrences "
-            "group by text_index order by text_index"
+            """
+            create or replace temp table _eval_part as
+            with
+            part as (
+                select group_index - $start as group_index, message_md5, message_text
+                from _eval_occurrences
+                where group_index >= $start and group_index < $end
+            ),
+            texts as (
+                select message_md5, row_number() over (order by message_md5) - 1 as text_index
+                from (select distinct message_md5 from part)
+            )
+            select part.group_index, texts.text_index, part.message_text
+            from part
+            inner join texts on part.message_md5 = texts.message_md5
+            """,
+            {"start": start, "end": end},
         )
-        .fetch_arrow_table()
-        .column(0)
-        .to_pylist()
-    )
-    pairs = con.execute("select group_index, text_index from _eval_occurrences").fetchnumpy()
-    embedded = embedder.embed(texts)
-    vectors = compose_mean(
-        np.asarray(pairs["group_index"], np.int64),
-        np.asarray(pairs["text_index"], np.int64),
-        embedded.vectors,
-        embedded.token_counts,
-        count,
-    )
-    return vectors, len(texts), sum(len(text.encode()) for text in texts)
+        texts = (
+            con.execute(
+                "select any_value(message_text) from _eval_part "
+                "group by text_index order by text_index"
+            )
+            .fetch_arrow_table()
+            .column(0)
+            .to_pylist()
+        )
+        pairs = con.execute("select group_index, text_index from _eval_part").fetchnumpy()
+        embedded = embedder.embed(texts)
+        vectors[start:end] = compose_mean(
+            np.asarray(pairs["group_index"], np.int64),
+            np.asarray(pairs["text_index"], np.int64),
+            embedded.vectors,
+            embedded.token_counts,
+            end - start,
+        )
+        texts_embedded += len(texts)
+        text_bytes += sum(len(text.encode()) for text in texts)
+    con.execute("drop table if exists _eval_part")
+    return vectors, texts_embedded, text_bytes
 
 
 def _whole_text_vectors(
