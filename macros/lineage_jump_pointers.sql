@@ -4,13 +4,15 @@
     1 -> 2 -> 4 -> 8 -> 16 steps). A recursion that follows jump pointers needs
     depth / 16 iterations instead of one per level, so a 500-turn agent loop
     costs about what a 10-turn chat of the same node count does.
-    edges: a CTE with request_id, proposed_parent_id and created_at, closed
-    under parents (every parent is itself a row). Ends with a trailing comma. -#}
+    edges: a CTE with request_id, tenant_id, proposed_parent_id and created_at,
+    closed under parents (every parent is itself a row of its tenant: a
+    request id is unique within its tenant only). Ends with a trailing comma. -#}
 {% macro lineage_jump_pointers(edges, rounds=4) -%}
 numbered as (
     select
-        row_number() over (order by {{ edges }}.request_id) as node_key,
+        row_number() over (order by {{ edges }}.tenant_id, {{ edges }}.request_id) as node_key,
         {{ edges }}.request_id as node_id,
+        {{ edges }}.tenant_id,
         {{ edges }}.proposed_parent_id as parent_node_id,
         {{ edges }}.created_at
     from {{ edges }}
@@ -21,10 +23,14 @@ keyed as (
         child.node_key,
         parent.node_key as parent_key,
         child.node_id,
+        child.tenant_id,
         child.parent_node_id,
         child.created_at
     from numbered as child
-    left join numbered as parent on child.parent_node_id = parent.node_id
+    left join numbered as parent
+        on
+            child.parent_node_id = parent.node_id
+            and child.tenant_id = parent.tenant_id
 ),
 
 jump_1 as (
@@ -52,6 +58,7 @@ jumped as (
         keyed.parent_key,
         jump.up_key,
         keyed.node_id,
+        keyed.tenant_id,
         keyed.parent_node_id,
         jump.up_steps,
         up_node.parent_key is null as is_up_root,

@@ -6,16 +6,21 @@
 create schema if not exists {{ raw_schema }};
 
 -- One row per request record (contract section 1). `record` is the whole
--- record as received; staging parses it.
+-- record as received; staging parses it. A request id is unique within its
+-- tenant only (two tenants may send the same one). The id leads the key so
+-- lookups by request id alone (feedback's tenant check) use its index.
+-- python/trellis/storage/upgrade.py brings a table keyed by request_id alone
+-- (warehouses created before) to this key.
 create table if not exists {{ raw_schema }}.requests (
-    request_id varchar primary key,
+    request_id varchar not null,
     tenant_id varchar not null,
     created_at timestamptz not null,
     record_hash varchar not null,
     record {{ json_type }} not null,
     source_file varchar,
     source_line bigint,
-    ingested_at timestamptz not null
+    ingested_at timestamptz not null,
+    primary key (request_id, tenant_id)
 );
 
 -- One row per feedback record (contract section 2).

@@ -20,9 +20,10 @@ TOOLS = [
 Message = dict[str, Any]
 
 
-def trajectory_id(leaf: str) -> str:
-    """As trajectory_units computes it: md5('trajectory|' || leaf_node_id)."""
-    return hashlib.md5(f"trajectory|{leaf}".encode()).hexdigest()
+def trajectory_id(leaf: str, tenant: str = TENANT) -> str:
+    """As trajectory_units computes it: md5 of 'trajectory', the tenant and the leaf
+    node id joined by '|' (a node id is unique within its tenant only)."""
+    return hashlib.md5(f"trajectory|{tenant}|{leaf}".encode()).hexdigest()
 
 
 def _at(second: int) -> str:

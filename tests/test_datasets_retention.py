@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 from tests.support.dbt import run_dbt
+from tests.test_ingest_helpers import feedback, request, write_jsonl
 from trellis.datasets import retention
 from trellis.ingest import ingest_files
 from trellis.storage import open_store
@@ -170,3 +171,32 @@ def test_erasing_a_request_takes_its_descendants_along(env: dict[str, str], tmp_
     removal = retention.erase("duckdb", request_id=root)
     assert removal.total_requests == subtree
     assert _count(env, f"select count(*) from raw.requests where request_id = '{root}'") == 0
+
+
+def test_erasing_a_tenant_keeps_another_tenants_request_and_feedback_with_the_same_id(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """Request ids are unique per tenant: erasing globex leaves acme's `shared` and the
+    feedback naming acme; erasing by an id both tenants use is refused."""
+    requests = write_jsonl(
+        tmp_path / "shared.jsonl",
+        [request("shared", tenant_id="acme"), request("shared", tenant_id=ERASED)],
+    )
+    ratings = write_jsonl(
+        tmp_path / "shared-feedback.jsonl",
+        [
+            feedback("fb-acme", request_id="shared", tenant_id="acme"),
+            feedback("fb-erased", request_id="shared", tenant_id=ERASED),
+        ],
+    )
+    with open_store("duckdb") as store:
+        ingest_files(store, "requests", [requests])
+        ingest_files(store, "feedback", [ratings])
+    ambiguous = _trellis(["erase", "--request-id", "shared"], env)
+    retention.erase("duckdb", tenant_id=ERASED)
+
+    assert ambiguous.returncode == 2 and "used by 2 tenants" in ambiguous.stderr
+    assert _count(env, "select count(*) from raw.requests where request_id = 'shared'") == 1
+    kept = "select count(*) from raw.feedback where feedback_id = 'fb-acme'"
+    assert _count(env, kept) == 1
+    assert _count(env, "select count(*) from raw.feedback where feedback_id = 'fb-erased'") == 0

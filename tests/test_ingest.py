@@ -867,3 +867,77 @@ def test_a_utf8_byte_order_mark_at_the_start_of_a_file_is_skipped(
         report = ingest_files(store, "requests", [path])
 
     assert (report.loaded, report.total_quarantined) == (1, 0)
+
+
+def test_the_same_request_id_in_two_tenants_is_two_requests_not_a_conflict(
+    target_env: Target, tmp_path: Path
+) -> None:
+    """A request id is unique within its tenant only: another tenant's record with the
+    same id loads, and resending both is a no-op."""
+    acme = request("shared", tenant_id="acme", model="gpt-4o")
+    globex = request("shared", tenant_id="globex", model="gpt-4o-mini")
+    path = write_jsonl(tmp_path / "in.jsonl", [acme, globex])
+    with open_store(target_env[0]) as store:  # type: ignore[arg-type]
+        first = ingest_files(store, "requests", [path])
+        again = ingest_files(store, "requests", [path])
+        stored = store.query(
+            "select tenant_id, cast(record as varchar) from raw.requests order by tenant_id"
+        )
+        quarantined = count(store, "quarantine")
+
+    assert (first.loaded, first.duplicates, first.quarantined) == (2, 0, {})
+    assert (again.loaded, again.duplicates, again.quarantined) == (0, 2, {})
+    assert [(tenant, json.loads(record)) for tenant, record in stored] == [
+        ("acme", acme),
+        ("globex", globex),
+    ]
+    assert quarantined == 0
+
+
+def test_the_same_request_id_twice_in_one_tenant_is_still_a_conflict_in_one_batch_or_two(
+    target_env: Target, tmp_path: Path
+) -> None:
+    """Rounds and conflicts are per (tenant, id): another tenant's copy between the two
+    changes nothing."""
+    original = request("shared", tenant_id="acme", model="gpt-4o")
+    other_tenant = request("shared", tenant_id="globex", model="gpt-4o-mini")
+    changed = request("shared", tenant_id="acme", model="o3")
+    one = write_jsonl(tmp_path / "one.jsonl", [original, other_tenant, changed])
+    later = write_jsonl(tmp_path / "later.jsonl", [changed])
+    with open_store(target_env[0]) as store:  # type: ignore[arg-type]
+        report = ingest_files(store, "requests", [one])
+        resent = ingest_files(store, "requests", [later])
+        quarantined = quarantine_by_line(store)
+        acme_model = store.query(
+            "select record->>'model' from raw.requests where tenant_id = 'acme'"
+        )
+
+    assert (report.loaded, report.duplicates, report.quarantined) == (2, 0, {"conflict": 1})
+    assert quarantined[3][0] == "conflict"
+    assert resent.quarantined == {"conflict": 1}
+    assert acme_model == [("gpt-4o",)]
+
+
+def test_feedback_for_an_id_stored_under_several_tenants_applies_to_the_tenant_it_names(
+    target_env: Target, tmp_path: Path
+) -> None:
+    """A tenant mismatch only when the request is stored and not under the named tenant."""
+    requests = write_jsonl(
+        tmp_path / "r.jsonl",
+        [request("shared", tenant_id="acme"), request("shared", tenant_id="globex")],
+    )
+    feedbacks = write_jsonl(
+        tmp_path / "f.jsonl",
+        [
+            feedback("f-globex", request_id="shared", tenant_id="globex"),
+            feedback("f-acme", request_id="shared", tenant_id="acme"),
+            feedback("f-initech", request_id="shared", tenant_id="initech"),
+        ],
+    )
+    with open_store(target_env[0]) as store:  # type: ignore[arg-type]
+        ingest_files(store, "requests", [requests])
+        report = ingest_files(store, "feedback", [feedbacks])
+        loaded = sorted(row[0] for row in store.query("select feedback_id from raw.feedback"))
+
+    assert report.quarantined == {"tenant_mismatch": 1}
+    assert loaded == ["f-acme", "f-globex"]

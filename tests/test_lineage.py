@@ -16,6 +16,8 @@ import pytest
 
 from tests import lineage_edge_cases as edge
 from tests.support.warehouse import Warehouse, read_jsonl, warehouse, write_jsonl
+from tests.test_ingest_helpers import feedback
+from tests.test_ingest_helpers import request as ingest_request
 from trellis_demo.generate import generate
 
 pytestmark = pytest.mark.slow
@@ -241,3 +243,53 @@ def _lines(path: Path) -> list[str]:
             return [line if line.endswith("\n") else line + "\n" for line in handle]
     with path.open(encoding="utf-8") as handle:
         return [line if line.endswith("\n") else line + "\n" for line in handle]
+
+
+@pytest.mark.parametrize("target", ["duckdb", "postgres"])
+def test_a_request_id_two_tenants_use_is_a_node_of_each_tenant(
+    target: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Ids are unique per tenant: each tenant's `shared` is its own root, a child
+    naming `shared` as parent links within its tenant, one naming it from a third
+    tenant is an orphan, and feedback naming globex reaches globex's call only."""
+    server = request.getfixturevalue("pg_server") if target == "postgres" else None
+    later = {"created_at": "2026-03-01T12:01:00Z", "completed_at": "2026-03-01T12:01:01Z"}
+    records = [
+        ingest_request("shared", tenant_id="acme", model="gpt-4o"),
+        ingest_request("shared", tenant_id="globex", model="o3"),
+        ingest_request("child-a", tenant_id="acme", parent_request_id="shared", **later),
+        ingest_request("child-g", tenant_id="globex", parent_request_id="shared", **later),
+        ingest_request("stray", tenant_id="initech", parent_request_id="shared", **later),
+    ]
+    rating = feedback("fb-globex", request_id="shared", tenant_id="globex", rating=-1)
+    with warehouse(target, tmp_path, server) as wh:  # type: ignore[arg-type]
+        report = wh.ingest("requests", [write_jsonl(tmp_path / "r.jsonl", records)])
+        wh.ingest("feedback", [write_jsonl(tmp_path / "f.jsonl", [rating])])
+        wh.dbt("build", "--select", "tag:lineage", "tag:agents")
+        nodes = wh.query(
+            "select tenant_id, node_id, parent_node_id, root_node_id, depth, is_orphan"
+            " from lineage.conversation_branch_nodes order by 1, 2"
+        )
+        leaves = wh.query(
+            "select tenant_id, leaf_node_id, trajectory_id from lineage.trajectory_units"
+        )
+        feedback_counts = wh.query(
+            "select tenant_id, feedback_count from agents.agent_request_log"
+            " where request_id = 'shared' order by 1"
+        )
+
+    assert (report.loaded, report.quarantined) == (5, {})
+    assert nodes == [
+        ("acme", "child-a", "shared", "shared", 1, False),
+        ("acme", "shared", None, "shared", 0, False),
+        ("globex", "child-g", "shared", "shared", 1, False),
+        ("globex", "shared", None, "shared", 0, False),
+        ("initech", "stray", None, "stray", 0, True),
+    ]
+    assert sorted((tenant, leaf) for tenant, leaf, _ in leaves) == [
+        ("acme", "child-a"),
+        ("globex", "child-g"),
+        ("initech", "stray"),
+    ]
+    assert len({trajectory_id for _, _, trajectory_id in leaves}) == 3
+    assert feedback_counts == [("acme", 0), ("globex", 1)]

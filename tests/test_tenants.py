@@ -14,12 +14,15 @@ import pytest
 from psycopg import sql
 
 from tests.support.warehouse import Warehouse, warehouse
+from tests.test_ingest_helpers import request, write_jsonl
 from trellis_demo.generate import generate
 
 pytestmark = pytest.mark.slow
 
 ACME_ROLE = "acme analyst"  # a space: identifiers must be quoted
 GLOBEX_ROLE = "globex_bi"
+SHARED_ID = "req-both-tenants"
+SHARED = (("acme", "gpt-4o"), ("globex", "o3"))
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +32,9 @@ def built(tmp_path_factory: pytest.TempPathFactory, pg_server: object) -> Iterat
     with warehouse("postgres", tmp_path_factory.mktemp("tenants"), pg_server) as wh:  # type: ignore[arg-type]
         wh.ingest("requests", sorted((traffic / "requests").iterdir()))
         wh.ingest("feedback", sorted((traffic / "feedback").iterdir()))
+        # one request id both tenants use, with other content each (ids are per tenant)
+        shared = [request(SHARED_ID, tenant_id=tenant, model=model) for tenant, model in SHARED]
+        wh.ingest("requests", [write_jsonl(traffic / "shared.jsonl", shared)])
         wh.dbt("build")
         yield wh
         with _connect(wh) as conn:  # roles belong to the cluster, not the test database
@@ -106,6 +112,30 @@ def test_a_granted_role_reads_only_its_tenant_from_every_relation(built: Warehou
                  ("lineage", "conversation_branch_nodes"), ("agents", "agent_request_log"),
                  ("costs", "daily_tenant_costs")]:  # fmt: skip
         assert seen[mart] == {"acme"}, mart
+
+
+def test_a_role_granted_one_tenant_sees_only_its_row_of_a_request_id_both_use(
+    built: Warehouse,
+) -> None:
+    trellis(built, "tenant", "grant", "acme", "--role", ACME_ROLE, "--target", "postgres")
+    with _connect(built) as conn:
+        conn.execute(sql.SQL("set role {}").format(sql.Identifier(ACME_ROLE)))
+        raw = conn.execute(
+            "select tenant_id, record->>'model' from raw.requests where request_id = %s",
+            [SHARED_ID],
+        ).fetchall()
+        nodes = conn.execute(
+            "select tenant_id, model from lineage.conversation_branch_nodes where node_id = %s",
+            [SHARED_ID],
+        ).fetchall()
+    both = built.query(
+        "select tenant_id from lineage.conversation_branch_nodes where node_id = ? order by 1",
+        [SHARED_ID],
+    )
+
+    assert raw == [("acme", "gpt-4o")]
+    assert nodes == [("acme", "gpt-4o")]
+    assert both == [("acme",), ("globex",)]
 
 
 def test_a_granted_role_cannot_read_relations_without_a_tenant_or_other_grants(

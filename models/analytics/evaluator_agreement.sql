@@ -25,6 +25,7 @@ scores as (
 judged_templates as (
     select distinct
         template_name,
+        tenant_id,
         target_node_id
     from scores
     where rater_kind = 'judge' and template_name is not null
@@ -34,6 +35,7 @@ templated as (
     select
         scores.rater,
         scores.rater_kind,
+        scores.tenant_id,
         scores.target_node_id,
         scores.score,
         coalesce(scores.template_name, judged_templates.template_name) as template_name
@@ -42,6 +44,7 @@ templated as (
         on
             scores.template_name is null
             and scores.rater_kind = 'human'
+            and scores.tenant_id = judged_templates.tenant_id
             and scores.target_node_id = judged_templates.target_node_id
 ),
 
@@ -49,12 +52,13 @@ ratings as (
     select
         template_name,
         rater,
+        tenant_id,
         target_node_id,
         max(case when rater_kind = 'human' then 1 else 0 end) as is_human,
         avg(score) as score
     from templated
     where template_name is not null
-    group by template_name, rater, target_node_id
+    group by template_name, rater, tenant_id, target_node_id
 ),
 
 pairs as (
@@ -62,6 +66,7 @@ pairs as (
         a.template_name,
         a.rater as rater_a,
         b.rater as rater_b,
+        a.tenant_id,
         a.target_node_id,
         a.score as score_a,
         b.score as score_b,
@@ -71,6 +76,7 @@ pairs as (
     inner join ratings as b
         on
             a.template_name = b.template_name
+            and a.tenant_id = b.tenant_id
             and a.target_node_id = b.target_node_id
             and a.is_human = 0
             and (b.is_human = 1 or a.rater < b.rater)
@@ -114,11 +120,14 @@ pair_stats as (
 unit_values as (
     select
         ratings.template_name,
+        ratings.tenant_id,
         ratings.target_node_id,
         ratings.score,
-        count(*) over (partition by ratings.template_name, ratings.target_node_id) as unit_size,
+        count(*) over (
+            partition by ratings.template_name, ratings.tenant_id, ratings.target_node_id
+        ) as unit_size,
         avg(ratings.score) over (
-            partition by ratings.template_name, ratings.target_node_id
+            partition by ratings.template_name, ratings.tenant_id, ratings.target_node_id
         ) as unit_mean
     from ratings
 ),

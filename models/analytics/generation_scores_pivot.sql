@@ -19,7 +19,8 @@ final as (
         variant_name,
         rater as judge_model,
         count(*) as score_count,
-        count(distinct compared_node_id) as node_count,
+        -- a node id is unique within its tenant
+        count(distinct concat_ws('|', tenant_id, compared_node_id)) as node_count,
         {{ trellis.round_to('avg(score)', 6) }} as mean_score
     from scores
     group by cohort_id, variant_name, rater

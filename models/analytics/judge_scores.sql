@@ -1,7 +1,8 @@
 -- One row per judgement: a judge's feedback record (source judge) or a human
 -- reviewer's scored feedback (source human, with metadata.score or
 -- completion_quality).
--- 1. The target node is the feedback's request: the trajectory's leaf or the
+-- 1. The target node is the feedback's request (of the feedback's tenant,
+--    int_feedback_tenants_resolved; the replayed node is of that tenant too): the trajectory's leaf or the
 --    response group's member the judge read.
 -- 2. When that node is a replay, its cohort, variant (variant_config.name) and
 --    sample index come from the replay's request record; the compared node
@@ -15,7 +16,7 @@
 with
 
 feedback as (
-    select * from {{ ref('stg_gateway__feedback') }}
+    select * from {{ ref('int_feedback_tenants_resolved') }}
     where
         feedback_source = 'judge'
         or (
@@ -27,6 +28,7 @@ feedback as (
 requests as (
     select
         request_id,
+        tenant_id,
         replay_of_request_id,
         cohort_id,
         variant_config,
@@ -37,6 +39,7 @@ requests as (
 joined as (
     select
         feedback.feedback_id,
+        feedback.tenant_id,
         feedback.request_id as target_node_id,
         coalesce(requests.replay_of_request_id, feedback.request_id) as compared_node_id,
         coalesce(feedback.target_id, feedback.request_id) as target_id,
@@ -58,12 +61,15 @@ joined as (
         feedback.created_at
     from feedback
     left join requests
-        on feedback.request_id = requests.request_id
+        on
+            feedback.request_id = requests.request_id
+            and feedback.tenant_id = requests.tenant_id
 ),
 
 final as (
     select
         feedback_id,
+        tenant_id,
         target_node_id,
         compared_node_id,
         target_id,

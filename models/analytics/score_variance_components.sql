@@ -19,7 +19,8 @@ scores as (
     select
         cohort_id,
         variant_name,
-        compared_node_id,
+        -- a node id is unique within its tenant: the node is both
+        concat_ws('|', tenant_id, compared_node_id) as compared_node_id,
         coalesce(sample_index, 0) as sample_index,
         rater,
         template_name || '@' || coalesce(template_version, '') as template_key,

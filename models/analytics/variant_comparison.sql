@@ -35,10 +35,11 @@ node_scores as (
     select
         cohort_id,
         variant_name,
+        tenant_id,
         compared_node_id,
         avg(score) as score
     from scores
-    group by cohort_id, variant_name, compared_node_id
+    group by cohort_id, variant_name, tenant_id, compared_node_id
 ),
 
 paired as (
@@ -46,16 +47,18 @@ paired as (
         a.cohort_id,
         a.variant_name as variant_a,
         b.variant_name as variant_b,
+        a.tenant_id,
         a.compared_node_id,
         a.score - b.score as difference,
         row_number() over (
             partition by a.cohort_id, a.variant_name, b.variant_name
-            order by a.compared_node_id
+            order by a.compared_node_id, a.tenant_id
         ) as node_position
     from node_scores as a
     inner join node_scores as b
         on
             a.cohort_id = b.cohort_id
+            and a.tenant_id = b.tenant_id
             and a.compared_node_id = b.compared_node_id
             and a.variant_name < b.variant_name
 ),

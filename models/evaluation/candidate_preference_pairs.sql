@@ -23,7 +23,7 @@ compared as (
         rejected.score as rejected_score,
         greatest(chosen.scored_at, rejected.scored_at) as created_at,
         row_number() over (
-            partition by chosen.node_id, rejected.node_id
+            partition by chosen.tenant_id, chosen.node_id, rejected.node_id
             order by chosen.source_rank desc
         ) as source_choice
     from scores as chosen
@@ -38,7 +38,8 @@ compared as (
 -- humans is not overruled by a wider gap of judges
 paired as (
     select
-        md5(concat_ws('|', 'pair', chosen_node_id, rejected_node_id)) as pair_id,
+        -- node ids are unique per tenant: the pair id holds the tenant
+        md5(concat_ws('|', 'pair', tenant_id, chosen_node_id, rejected_node_id)) as pair_id,
         tenant_id,
         response_group_id,
         parent_node_id,

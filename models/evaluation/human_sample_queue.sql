@@ -94,7 +94,10 @@ candidates as (
             as is_small_cluster,
         md5({{ var('human_sample_seed') }} || '|' || trajectories.trajectory_id) as draw_key
     from trajectories
-    inner join nodes on trajectories.leaf_node_id = nodes.node_id
+    inner join nodes
+        on
+            trajectories.leaf_node_id = nodes.node_id
+            and trajectories.tenant_id = nodes.tenant_id
     left join clusters on trajectories.trajectory_id = clusters.trajectory_id
     left join cluster_sizes on clusters.cluster_id = cluster_sizes.cluster_id
     left join disagreements on trajectories.trajectory_id = disagreements.trajectory_id

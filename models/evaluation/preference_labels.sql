@@ -28,7 +28,7 @@ human_scores as (
         select
             scored.*,
             row_number() over (
-                partition by scored.node_id, scored.reviewer_id
+                partition by scored.node_id, scored.tenant_id, scored.reviewer_id
                 order by scored.created_at desc, scored.feedback_id desc
             ) as recency
         from {{ ref('int_human_reviews_parsed') }} as scored
@@ -48,10 +48,14 @@ chosen_explicitly as (
         reviews.feedback_id,
         reviews.created_at
     from reviews
-    inner join members as chosen on reviews.chosen_node_id = chosen.node_id
+    inner join members as chosen
+        on
+            reviews.chosen_node_id = chosen.node_id
+            and reviews.tenant_id = chosen.tenant_id
     inner join members as rejected
         on
             reviews.rejected_node_id = rejected.node_id
+            and chosen.tenant_id = rejected.tenant_id
             and chosen.response_group_id = rejected.response_group_id
 ),
 
@@ -67,7 +71,9 @@ implied_by_scores as (
         human_scores.created_at
     from candidates
     inner join human_scores
-        on human_scores.node_id in (candidates.chosen_node_id, candidates.rejected_node_id)
+        on
+            human_scores.node_id in (candidates.chosen_node_id, candidates.rejected_node_id)
+            and candidates.tenant_id = human_scores.tenant_id
 ),
 
 confirmations as (
@@ -78,7 +84,8 @@ confirmations as (
 
 confirmed as (
     select
-        md5(concat_ws('|', 'pair', chosen_node_id, rejected_node_id)) as pair_id,
+        -- node ids are unique per tenant: the pair id holds the tenant
+        md5(concat_ws('|', 'pair', tenant_id, chosen_node_id, rejected_node_id)) as pair_id,
         tenant_id,
         response_group_id,
         parent_node_id,
@@ -99,6 +106,7 @@ final as (
             where
                 reverse.chosen_node_id = confirmed.rejected_node_id
                 and reverse.rejected_node_id = confirmed.chosen_node_id
+                and reverse.tenant_id = confirmed.tenant_id
         ) as is_contested
     from confirmed
 )

@@ -14,6 +14,7 @@ terms as (
 trajectories as (
     select
         trajectory_id,
+        tenant_id,
         leaf_node_id
     from {{ ref('trajectory_units') }}
 ),
@@ -21,6 +22,7 @@ trajectories as (
 nodes as (
     select
         node_id,
+        tenant_id,
         agent_id
     from {{ ref('conversation_branch_nodes') }}
 ),
@@ -28,10 +30,11 @@ nodes as (
 feedback as (
     select
         request_id,
+        tenant_id,
         avg(completion_quality) as completion_quality
-    from {{ ref('stg_gateway__feedback') }}
+    from {{ ref('int_feedback_tenants_resolved') }}
     where completion_quality is not null
-    group by request_id
+    group by request_id, tenant_id
 ),
 
 member_facts as (
@@ -47,8 +50,14 @@ member_facts as (
         feedback.completion_quality
     from members
     inner join trajectories on members.trajectory_id = trajectories.trajectory_id
-    left join nodes on trajectories.leaf_node_id = nodes.node_id
-    left join feedback on trajectories.leaf_node_id = feedback.request_id
+    left join nodes
+        on
+            trajectories.leaf_node_id = nodes.node_id
+            and trajectories.tenant_id = nodes.tenant_id
+    left join feedback
+        on
+            trajectories.leaf_node_id = feedback.request_id
+            and trajectories.tenant_id = feedback.tenant_id
 ),
 
 summarized as (

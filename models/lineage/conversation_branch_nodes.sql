@@ -1,7 +1,7 @@
 {{
     config(
         materialized='incremental',
-        unique_key='node_id',
+        unique_key=['node_id', 'tenant_id'],
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
     )
@@ -43,8 +43,14 @@ nodes as (
         classified.created_at,
         classified.resolved_at
     from classified
-    inner join requests on classified.node_id = requests.request_id
-    inner join requests as roots on classified.root_node_id = roots.request_id
+    inner join requests
+        on
+            classified.node_id = requests.request_id
+            and classified.tenant_id = requests.tenant_id
+    inner join requests as roots
+        on
+            classified.root_node_id = roots.request_id
+            and classified.tenant_id = roots.tenant_id
 )
 
 select * from nodes

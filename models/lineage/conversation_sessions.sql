@@ -63,7 +63,10 @@ node_facts as (
         requests.completion_tokens,
         nodes.created_at
     from nodes
-    inner join requests on nodes.node_id = requests.request_id
+    inner join requests
+        on
+            nodes.node_id = requests.request_id
+            and nodes.tenant_id = requests.tenant_id
 ),
 
 sessions as (

@@ -1,7 +1,7 @@
 {{
     config(
         materialized='incremental',
-        unique_key='execution_id',
+        unique_key=['execution_id', 'tenant_id'],
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
     )
@@ -16,6 +16,7 @@ requests as (
 nodes as (
     select
         node_id,
+        tenant_id,
         session_key,
         branch_kind,
         resolved_at
@@ -72,7 +73,10 @@ executions as (
         requests.completed_at,
         nodes.resolved_at
     from requests
-    inner join nodes on requests.request_id = nodes.node_id
+    inner join nodes
+        on
+            requests.request_id = nodes.node_id
+            and requests.tenant_id = nodes.tenant_id
 )
 
 select * from executions

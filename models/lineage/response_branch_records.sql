@@ -1,14 +1,17 @@
 {{
     config(
         materialized='incremental',
-        unique_key='node_id',
+        unique_key=['node_id', 'tenant_id'],
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
         post_hook="
             delete from {{ this }} as stale
             where not exists (
                 select 1 from {{ ref('int_branch_nodes_classified') }} as nodes
-                where nodes.node_id = stale.node_id and nodes.group_size > 1
+                where
+                    nodes.node_id = stale.node_id
+                    and nodes.tenant_id = stale.tenant_id
+                    and nodes.group_size > 1
             )
         ",
     )
@@ -50,7 +53,10 @@ shared_prompts as (
         classified.created_at,
         classified.resolved_at
     from classified
-    inner join requests on classified.node_id = requests.request_id
+    inner join requests
+        on
+            classified.node_id = requests.request_id
+            and classified.tenant_id = requests.tenant_id
     where classified.group_size > 1
 )
 

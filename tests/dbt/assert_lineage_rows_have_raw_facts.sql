@@ -14,7 +14,9 @@ select
     nodes.node_id as orphan_id
 from {{ ref('conversation_branch_nodes') }} as nodes
 left join {{ source('gateway', 'requests') }} as requests
-    on nodes.node_id = requests.request_id
+    on
+        nodes.node_id = requests.request_id
+        and nodes.tenant_id = requests.tenant_id
 where requests.request_id is null
 
 union all
@@ -24,7 +26,9 @@ select
     units.leaf_node_id as orphan_id
 from {{ ref('trajectory_units') }} as units
 left join {{ source('gateway', 'requests') }} as requests
-    on units.leaf_node_id = requests.request_id
+    on
+        units.leaf_node_id = requests.request_id
+        and units.tenant_id = requests.tenant_id
 where requests.request_id is null
 {%- else %}
 select

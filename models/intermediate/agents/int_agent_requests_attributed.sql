@@ -44,9 +44,13 @@ attributed as (
         date_trunc('hour', requests.created_at at time zone 'UTC') at time zone 'UTC' as call_hour_at
     from requests
     inner join costs
-        on requests.request_id = costs.request_id
+        on
+            requests.request_id = costs.request_id
+            and requests.tenant_id = costs.tenant_id
     left join feedback
-        on requests.request_id = feedback.request_id
+        on
+            requests.request_id = feedback.request_id
+            and requests.tenant_id = feedback.tenant_id
 )
 
 select * from attributed

@@ -11,8 +11,15 @@ def model(dbt, session):
     rejected = records.set_alias("rejected")
     rows = (
         pairs.set_alias("pairs")
-        .join(chosen, "pairs.chosen_node_id = chosen.request_id")
-        .join(rejected, "pairs.rejected_node_id = rejected.request_id")
+        # node ids are unique within a tenant: both answers are of the pair's
+        .join(
+            chosen,
+            "pairs.chosen_node_id = chosen.request_id and pairs.tenant_id = chosen.tenant_id",
+        )
+        .join(
+            rejected,
+            "pairs.rejected_node_id = rejected.request_id and pairs.tenant_id = rejected.tenant_id",
+        )
         .select("pairs.pair_id, chosen.messages_json, chosen.reply_json, rejected.reply_json")
         .fetchall()
     )

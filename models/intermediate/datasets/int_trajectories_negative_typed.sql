@@ -50,6 +50,7 @@ embeddings as (
 replies as (
     select
         request_id,
+        tenant_id,
         coalesce(json_extract_string(reply_json, '$.content'), '') as reply_text
     from records
 ),
@@ -57,6 +58,7 @@ replies as (
 replies_measured as (
     select
         request_id,
+        tenant_id,
         length(reply_text) as reply_chars,
         length(regexp_replace(reply_text, '[^[:alpha:]]', '', 'g')) as reply_letters,
         length(list_distinct(string_split(reply_text, ''))) as reply_distinct_chars
@@ -147,8 +149,14 @@ typed as (
         end as negative_type
     from scored
     inner join examples on scored.trajectory_id = examples.trajectory_id
-    left join records on scored.leaf_node_id = records.request_id
-    left join replies_measured on scored.leaf_node_id = replies_measured.request_id
+    left join records
+        on
+            scored.leaf_node_id = records.request_id
+            and scored.tenant_id = records.tenant_id
+    left join replies_measured
+        on
+            scored.leaf_node_id = replies_measured.request_id
+            and scored.tenant_id = replies_measured.tenant_id
     left join off_topic on scored.trajectory_id = off_topic.trajectory_id
     left join label_flags on scored.trajectory_id = label_flags.trajectory_id
     left join nearest_positive on scored.trajectory_id = nearest_positive.trajectory_id

@@ -29,7 +29,7 @@ clusters as (
 ),
 
 feedback as (
-    select * from {{ ref('stg_gateway__feedback') }}
+    select * from {{ ref('int_feedback_tenants_resolved') }}
 ),
 
 human_labels as (
@@ -39,6 +39,7 @@ human_labels as (
 path_nodes as (
     select
         units.trajectory_id,
+        units.tenant_id,
         unnest(from_json(units.node_ids, '["VARCHAR"]')) as node_id
     from units
 ),
@@ -75,7 +76,10 @@ judge_latest as (
             order by feedback.created_at desc, feedback.feedback_id desc
         ) as recency
     from units
-    inner join feedback on units.leaf_node_id = feedback.request_id
+    inner join feedback
+        on
+            units.leaf_node_id = feedback.request_id
+            and units.tenant_id = feedback.tenant_id
     where feedback.feedback_source = 'judge' and feedback.completion_quality is not null
 ),
 
@@ -104,7 +108,10 @@ auto_scores as (
         count(*) as auto_evidence,
         cast(to_json(list(feedback.feedback_id order by feedback.feedback_id)) as varchar) as auto_feedback_ids
     from path_nodes
-    inner join feedback on path_nodes.node_id = feedback.request_id
+    inner join feedback
+        on
+            path_nodes.node_id = feedback.request_id
+            and path_nodes.tenant_id = feedback.tenant_id
     where feedback.feedback_source in ('auto', 'user')
     group by path_nodes.trajectory_id
 ),
@@ -145,7 +152,10 @@ scored as (
         end as evidence_feedback_ids,
         units.leaf_created_at
     from units
-    inner join nodes as leaf on units.leaf_node_id = leaf.node_id
+    inner join nodes as leaf
+        on
+            units.leaf_node_id = leaf.node_id
+            and units.tenant_id = leaf.tenant_id
     left join clusters on units.trajectory_id = clusters.trajectory_id
     left join human_scores on units.trajectory_id = human_scores.trajectory_id
     left join judge_scores on units.trajectory_id = judge_scores.trajectory_id

@@ -9,7 +9,7 @@
 with
 
 feedback as (
-    select * from {{ ref('stg_gateway__feedback') }}
+    select * from {{ ref('int_feedback_tenants_resolved') }}
     where feedback_source = 'human'
 ),
 
@@ -21,6 +21,8 @@ parsed as (
     select
         feedback.feedback_id,
         feedback.request_id as node_id,
+        -- the reviewed call's tenant: the chosen and rejected ids are of it too
+        feedback.tenant_id,
         coalesce(
             json_extract_string(feedback.metadata_json, '$.trajectory_id'),
             trajectories.trajectory_id
@@ -37,7 +39,10 @@ parsed as (
         json_type(json_extract(feedback.metadata_json, '$.categories')) = 'ARRAY' as has_categories,
         feedback.created_at
     from feedback
-    left join trajectories on feedback.request_id = trajectories.leaf_node_id
+    left join trajectories
+        on
+            feedback.request_id = trajectories.leaf_node_id
+            and feedback.tenant_id = trajectories.tenant_id
 )
 
 select * from parsed

@@ -1,4 +1,4 @@
--- One row per request: the canonical message keys of its context's user turns,
+-- One row per request (id and tenant): the canonical message keys of its context's user turns,
 -- in order, and whether its context ends with a user turn (the call answers a
 -- new ask). A table of its own, reading each list of the staging view once:
 -- the view derives them from the raw records on every reference.
@@ -12,6 +12,7 @@ contexts as (
 turns as materialized (
     select
         contexts.request_id,
+        contexts.tenant_id,
         -- lambda parameters are not table references
         list_transform(
             list_zip(contexts.message_keys, contexts.message_roles),
@@ -23,6 +24,7 @@ turns as materialized (
 keyed as (
     select
         turns.request_id,
+        turns.tenant_id,
         list_transform(
             list_filter(turns.turns, lambda turn: turn.role = 'user'),  -- noqa: RF03
             lambda turn: turn.message_key  -- noqa: RF03

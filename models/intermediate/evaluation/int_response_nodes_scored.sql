@@ -19,12 +19,13 @@ members as (
 ),
 
 feedback as (
-    select * from {{ ref('stg_gateway__feedback') }}
+    select * from {{ ref('int_feedback_tenants_resolved') }}
 ),
 
 latest_scores as (
     select
         feedback.request_id as node_id,
+        feedback.tenant_id,
         feedback.feedback_source,
         coalesce(
             feedback.reviewer_id,
@@ -37,6 +38,7 @@ latest_scores as (
         row_number() over (
             partition by
                 feedback.request_id,
+                feedback.tenant_id,
                 feedback.feedback_source,
                 coalesce(
                     feedback.reviewer_id,
@@ -47,7 +49,10 @@ latest_scores as (
             order by feedback.created_at desc, feedback.feedback_id desc
         ) as recency
     from feedback
-    inner join members on feedback.request_id = members.node_id
+    inner join members
+        on
+            feedback.request_id = members.node_id
+            and feedback.tenant_id = members.tenant_id
     where
         feedback.feedback_source in ('human', 'judge')
         and feedback.completion_quality is not null
@@ -56,17 +61,19 @@ latest_scores as (
 ranked_scores as (
     select
         node_id,
+        tenant_id,
         feedback_source as score_source,
         avg(completion_quality) as score,
         max(created_at) as scored_at
     from latest_scores
     where recency = 1
-    group by node_id, feedback_source
+    group by node_id, tenant_id, feedback_source
 ),
 
 gateway_feedback as (
     select
         feedback.request_id as node_id,
+        feedback.tenant_id,
         avg(feedback.completion_quality) as mean_quality,
         avg({{ trellis.rating_quality_score('feedback.rating') }}) as mean_rating_score,
         arg_max(
@@ -75,14 +82,18 @@ gateway_feedback as (
         ) as latest_outcome_score,
         max(feedback.created_at) as scored_at
     from feedback
-    inner join members on feedback.request_id = members.node_id
+    inner join members
+        on
+            feedback.request_id = members.node_id
+            and feedback.tenant_id = members.tenant_id
     where feedback.feedback_source in ('auto', 'user')
-    group by feedback.request_id
+    group by feedback.request_id, feedback.tenant_id
 ),
 
 auto_scores as (
     select
         members.node_id,
+        members.tenant_id,
         'auto' as score_source,
         coalesce(
             gateway_feedback.mean_quality,
@@ -92,7 +103,10 @@ auto_scores as (
         ) as score,
         coalesce(gateway_feedback.scored_at, members.created_at) as scored_at
     from members
-    left join gateway_feedback on members.node_id = gateway_feedback.node_id
+    left join gateway_feedback
+        on
+            members.node_id = gateway_feedback.node_id
+            and members.tenant_id = gateway_feedback.tenant_id
 ),
 
 scored as (
@@ -113,7 +127,10 @@ final as (
         case scored.score_source when 'human' then 3 when 'judge' then 2 else 1 end as source_rank,
         scored.scored_at
     from scored
-    inner join members on scored.node_id = members.node_id
+    inner join members
+        on
+            scored.node_id = members.node_id
+            and scored.tenant_id = members.tenant_id
 )
 
 select * from final

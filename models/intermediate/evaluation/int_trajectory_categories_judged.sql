@@ -11,7 +11,7 @@
 with
 
 feedback as (
-    select * from {{ ref('stg_gateway__feedback') }}
+    select * from {{ ref('int_feedback_tenants_resolved') }}
     where feedback_source = 'judge'
 ),
 

@@ -35,7 +35,7 @@ tool_calls as (
 ),
 
 feedback as (
-    select * from {{ ref('stg_gateway__feedback') }}
+    select * from {{ ref('int_feedback_tenants_resolved') }}
     where feedback_source in ('auto', 'user')
 ),
 
@@ -51,7 +51,10 @@ path_feedback as (
             or feedback.completion_quality <= {{ var('label_bad_quality_max') }}
         ) as negative_nodes
     from steps
-    inner join feedback on steps.node_id = feedback.request_id
+    inner join feedback
+        on
+            steps.node_id = feedback.request_id
+            and steps.tenant_id = feedback.tenant_id
     group by steps.trajectory_id
 ),
 

@@ -55,9 +55,18 @@ described as (
         ) as is_restated_ask,
         nodes.created_at
     from steps
-    inner join nodes on steps.node_id = nodes.node_id
-    inner join requests on steps.node_id = requests.request_id
-    left join user_turns on steps.node_id = user_turns.request_id
+    inner join nodes
+        on
+            steps.node_id = nodes.node_id
+            and steps.tenant_id = nodes.tenant_id
+    inner join requests
+        on
+            steps.node_id = requests.request_id
+            and steps.tenant_id = requests.tenant_id
+    left join user_turns
+        on
+            steps.node_id = user_turns.request_id
+            and steps.tenant_id = user_turns.tenant_id
 )
 
 select * from described

@@ -38,7 +38,10 @@ user_turns as (
         trajectories.root_node_id,
         max(trajectories.resolved_at) as resolved_at
     from trajectories
-    inner join messages on trajectories.leaf_node_id = messages.request_id
+    inner join messages
+        on
+            trajectories.leaf_node_id = messages.request_id
+            and trajectories.tenant_id = messages.tenant_id
     where messages.message_role = 'user' and not messages.is_reply and messages.message_text <> ''
     group by trajectories.tenant_id, md5(messages.message_text), trajectories.root_node_id
 )

@@ -1,13 +1,14 @@
 {{
     config(
         materialized='incremental',
-        unique_key='node_id',
+        unique_key=['node_id', 'tenant_id'],
         incremental_strategy='delete+insert',
         on_schema_change='fail',
     )
 }}
 
--- One row per node: its place among its siblings, its response group and its
+-- One row per node (id and tenant: ids are unique per tenant; every join below
+-- matches both): its place among its siblings, its response group and its
 -- branch kind (contract section 3). branch.kind, when the record gives one,
 -- overrides the inferred kind.
 --   1. A response group holds the calls that answer the same context: the
@@ -42,30 +43,44 @@ requests as (
     first_turns as (
         select
             all_recursed.root_node_id,
-            requests.tenant_id,
+            all_recursed.tenant_id,
             content_keys.context_key
         from all_recursed
-        inner join parents on all_recursed.node_id = parents.request_id
-        inner join requests on all_recursed.node_id = requests.request_id
-        inner join content_keys on all_recursed.node_id = content_keys.request_id
+        inner join parents
+            on
+                all_recursed.node_id = parents.request_id
+                and all_recursed.tenant_id = parents.tenant_id
+        inner join content_keys
+            on
+                all_recursed.node_id = content_keys.request_id
+                and all_recursed.tenant_id = content_keys.tenant_id
         where
             all_recursed.parent_node_id is null
             and not (parents.is_orphan or all_recursed.is_loop_cut)
     ),
 
     rewalked_roots as (
-        select distinct all_recursed.root_node_id
+        select distinct
+            all_recursed.root_node_id,
+            all_recursed.tenant_id
         from all_recursed
         where all_recursed.resolved_at > {{ trellis.stored_watermark('resolved_at') }}
     ),
 
     touched_roots as (
-        select rewalked_roots.root_node_id
+        select
+            rewalked_roots.root_node_id,
+            rewalked_roots.tenant_id
         from rewalked_roots
         union
-        select regrouped.root_node_id
+        select
+            regrouped.root_node_id,
+            regrouped.tenant_id
         from rewalked_roots
-        inner join first_turns as rewalked on rewalked_roots.root_node_id = rewalked.root_node_id
+        inner join first_turns as rewalked
+            on
+                rewalked_roots.root_node_id = rewalked.root_node_id
+                and rewalked_roots.tenant_id = rewalked.tenant_id
         inner join first_turns as regrouped
             on
                 rewalked.tenant_id = regrouped.tenant_id
@@ -75,7 +90,10 @@ requests as (
     recursed as (
         select all_recursed.*
         from all_recursed
-        inner join touched_roots on all_recursed.root_node_id = touched_roots.root_node_id
+        inner join touched_roots
+            on
+                all_recursed.root_node_id = touched_roots.root_node_id
+                and all_recursed.tenant_id = touched_roots.tenant_id
     ),
 {% else %}
     recursed as (
@@ -88,7 +106,7 @@ nodes as (
         recursed.node_id,
         recursed.parent_node_id,
         recursed.root_node_id,
-        requests.tenant_id,
+        recursed.tenant_id,
         requests.model,
         requests.declared_branch_kind,
         requests.tools_json,
@@ -104,18 +122,28 @@ nodes as (
         requests.created_at,
         recursed.resolved_at
     from recursed
-    inner join parents on recursed.node_id = parents.request_id
-    inner join requests on recursed.node_id = requests.request_id
-    inner join content_keys on recursed.node_id = content_keys.request_id
+    inner join parents
+        on
+            recursed.node_id = parents.request_id
+            and recursed.tenant_id = parents.tenant_id
+    inner join requests
+        on
+            recursed.node_id = requests.request_id
+            and recursed.tenant_id = requests.tenant_id
+    inner join content_keys
+        on
+            recursed.node_id = content_keys.request_id
+            and recursed.tenant_id = content_keys.tenant_id
 ),
 
 child_counts as (
     select
         parent_node_id as node_id,
+        tenant_id,
         count(*) as child_count
     from nodes
     where parent_node_id is not null
-    group by parent_node_id
+    group by parent_node_id, tenant_id
 ),
 
 ordered as (
@@ -137,13 +165,16 @@ ordered as (
         case
             when nodes.parent_node_id is null then 0
             else row_number() over (
-                partition by nodes.parent_node_id
+                partition by nodes.parent_node_id, nodes.tenant_id
                 order by nodes.created_at, nodes.node_id
             ) - 1
         end as sibling_index,
         coalesce(child_counts.child_count, 0) as child_count
     from nodes
-    left join child_counts on nodes.node_id = child_counts.node_id
+    left join child_counts
+        on
+            nodes.node_id = child_counts.node_id
+            and nodes.tenant_id = child_counts.tenant_id
 ),
 
 grouped as (

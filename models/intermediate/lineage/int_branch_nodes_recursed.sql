@@ -1,13 +1,14 @@
 {{
     config(
         materialized='incremental',
-        unique_key='node_id',
+        unique_key=['node_id', 'tenant_id'],
         incremental_strategy='delete+insert',
         on_schema_change='fail',
     )
 }}
 
--- The recursion, isolated here: one row per node with its root and depth.
+-- The recursion, isolated here: one row per node (id and tenant) with its root
+-- and depth. Parent and root are of the node's tenant.
 -- Trees are walked down from their roots along jump pointers
 -- (macros/lineage_jump_pointers.sql): a node whose jump pointer lands on a
 -- root takes root and depth from it; any other node takes them from the node
@@ -33,32 +34,52 @@ parents as (
     ),
 
     touched_roots as (
-        select previous.root_node_id
+        select
+            previous.root_node_id,
+            previous.tenant_id
         from {{ this }} as previous
-        inner join changed on previous.node_id = changed.request_id
+        inner join changed
+            on
+                previous.node_id = changed.request_id
+                and previous.tenant_id = changed.tenant_id
 
         union
 
-        select previous.root_node_id
+        select
+            previous.root_node_id,
+            previous.tenant_id
         from {{ this }} as previous
-        inner join changed on previous.node_id = changed.proposed_parent_id
+        inner join changed
+            on
+                previous.node_id = changed.proposed_parent_id
+                and previous.tenant_id = changed.tenant_id
     ),
 
     work_nodes as (
-        select changed.request_id as node_id
+        select
+            changed.request_id as node_id,
+            changed.tenant_id
         from changed
 
         union
 
-        select previous.node_id
+        select
+            previous.node_id,
+            previous.tenant_id
         from {{ this }} as previous
-        inner join touched_roots on previous.root_node_id = touched_roots.root_node_id
+        inner join touched_roots
+            on
+                previous.root_node_id = touched_roots.root_node_id
+                and previous.tenant_id = touched_roots.tenant_id
     ),
 
     edges as (
         select parents.*
         from parents
-        inner join work_nodes on parents.request_id = work_nodes.node_id
+        inner join work_nodes
+            on
+                parents.request_id = work_nodes.node_id
+                and parents.tenant_id = work_nodes.tenant_id
     ),
 {% else %}
     edges as (
@@ -123,7 +144,7 @@ loop_cuts as (
     select distinct
         first_value(unreached.node_key) over (
             partition by climbed.start_key
-            order by unreached.created_at, unreached.node_id
+            order by unreached.created_at, unreached.node_id, unreached.tenant_id
             rows between unbounded preceding and unbounded following
         ) as node_key
     from climbed
@@ -182,6 +203,7 @@ placed as (
 recursed as (
     select
         nodes.node_id,
+        nodes.tenant_id,
         case when placed.is_loop_cut then null else nodes.parent_node_id end as parent_node_id,
         roots.node_id as root_node_id,
         cast(placed.depth as integer) as depth,

@@ -1,14 +1,15 @@
 {{
     config(
         materialized='incremental',
-        unique_key='request_id',
+        unique_key=['request_id', 'tenant_id'],
         incremental_strategy='delete+insert',
         on_schema_change='fail',
     )
 }}
 
--- One row per request with the parent the contract's rules give it (section 3),
--- before cycles among explicit parents are broken:
+-- One row per request (id and tenant: an id is unique within its tenant only)
+-- with the parent the contract's rules give it (section 3), before cycles among
+-- explicit parents are broken; a parent is always of the child's tenant:
 --   1. parent_request_id, when that request exists in the same tenant;
 --   2. else the content parent: the request of the same tenant whose exchange
 --      equals this request's messages up to its last assistant turn, created
@@ -42,11 +43,16 @@ keyed_requests as (
     ),
 
     to_resolve as (
-        select arrived.request_id from arrived
+        select
+            arrived.request_id,
+            arrived.tenant_id
+        from arrived
 
         union
 
-        select stored.request_id
+        select
+            stored.request_id,
+            stored.tenant_id
         from keyed_requests as stored
         inner join arrived
             on
@@ -55,7 +61,9 @@ keyed_requests as (
 
         union
 
-        select stored.request_id
+        select
+            stored.request_id,
+            stored.tenant_id
         from keyed_requests as stored
         inner join arrived
             on
@@ -66,7 +74,10 @@ keyed_requests as (
     children as (
         select keyed_requests.*
         from keyed_requests
-        inner join to_resolve on keyed_requests.request_id = to_resolve.request_id
+        inner join to_resolve
+            on
+                keyed_requests.request_id = to_resolve.request_id
+                and keyed_requests.tenant_id = to_resolve.tenant_id
     ),
 {% else %}
     children as (
@@ -77,6 +88,7 @@ keyed_requests as (
 explicit_parents as (
     select
         child.request_id,
+        child.tenant_id,
         parent.request_id as explicit_parent_id
     from children as child
     inner join keyed_requests as parent
@@ -88,9 +100,10 @@ explicit_parents as (
 content_candidates as (
     select
         child.request_id,
+        child.tenant_id,
         parent.request_id as content_parent_id,
         row_number() over (
-            partition by child.request_id
+            partition by child.request_id, child.tenant_id
             order by parent.created_at desc, parent.request_id asc
         ) as candidate_rank
     from children as child
@@ -105,6 +118,7 @@ content_candidates as (
 content_parents as (
     select
         request_id,
+        tenant_id,
         content_parent_id
     from content_candidates
     where candidate_rank = 1
@@ -129,8 +143,14 @@ resolved as (
         children.ingested_at,
         (select max(watermark.ingested_at) from keyed_requests as watermark) as resolved_at
     from children
-    left join explicit_parents on children.request_id = explicit_parents.request_id
-    left join content_parents on children.request_id = content_parents.request_id
+    left join explicit_parents
+        on
+            children.request_id = explicit_parents.request_id
+            and children.tenant_id = explicit_parents.tenant_id
+    left join content_parents
+        on
+            children.request_id = content_parents.request_id
+            and children.tenant_id = content_parents.tenant_id
 )
 
 select * from resolved

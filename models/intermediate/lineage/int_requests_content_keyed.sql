@@ -1,7 +1,7 @@
 {{
     config(
         materialized='incremental',
-        unique_key='request_id',
+        unique_key=['request_id', 'tenant_id'],
         incremental_strategy='delete+insert',
         on_schema_change='fail',
     )

@@ -17,8 +17,9 @@ latest as (
 
 numbered as (
     select
-        row_number() over (order by latest.node_id) as node_key,
+        row_number() over (order by latest.tenant_id, latest.node_id) as node_key,
         latest.node_id,
+        latest.tenant_id,
         latest.parent_node_id,
         latest.depth,
         latest.is_leaf,
@@ -31,11 +32,15 @@ keyed as (
         numbered.node_key,
         parents.node_key as parent_key,
         numbered.node_id,
+        numbered.tenant_id,
         numbered.depth,
         numbered.is_leaf,
         numbered.resolved_at
     from numbered
-    left join numbered as parents on numbered.parent_node_id = parents.node_id
+    left join numbered as parents
+        on
+            numbered.parent_node_id = parents.node_id
+            and numbered.tenant_id = parents.tenant_id
 )
 
 select * from keyed

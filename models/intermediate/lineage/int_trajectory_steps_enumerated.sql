@@ -1,14 +1,17 @@
 {{
     config(
         materialized='incremental',
-        unique_key='leaf_node_id',
+        unique_key=['leaf_node_id', 'tenant_id'],
         incremental_strategy='delete+insert',
         on_schema_change='fail',
         post_hook="
             delete from {{ this }} as stale
             where not exists (
                 select 1 from {{ ref('int_branch_nodes_classified') }} as nodes
-                where nodes.node_id = stale.leaf_node_id and nodes.is_leaf
+                where
+                    nodes.node_id = stale.leaf_node_id
+                    and nodes.tenant_id = stale.tenant_id
+                    and nodes.is_leaf
             )
         ",
     )
@@ -62,6 +65,7 @@ climbed (leaf_key, node_key, parent_key, step_index) as (
 steps as (
     select
         leaves.node_id as leaf_node_id,
+        leaves.tenant_id,
         nodes.node_id,
         climbed.step_index,
         leaves.resolved_at

@@ -1,4 +1,4 @@
--- One row per request: its cost in USD, from the prices
+-- One row per request (id and tenant): its cost in USD, from the prices
 -- int_request_prices_resolved found in force.
 -- 1. The gateway's cost_usd wins (cost_source 'gateway').
 -- 2. Else, with an input and an output price in force: ((prompt - cached) x
@@ -51,7 +51,9 @@ list_priced as (
         requests.created_at
     from requests
     inner join prices
-        on requests.request_id = prices.request_id
+        on
+            requests.request_id = prices.request_id
+            and requests.tenant_id = prices.tenant_id
 ),
 
 priced as (

@@ -1,4 +1,4 @@
--- One row per request: the prices in force for it, from the price table
+-- One row per request (id and tenant): the prices in force for it, from the price table
 -- (model_prices), and nothing about what it costs:
 -- 1. The billed model is served_model, else model.
 -- 2. A price row applies when its model_pattern (a regular expression) matches
@@ -16,6 +16,7 @@ with
 requests as (
     select
         request_id,
+        tenant_id,
         coalesce(served_model, model) as billed_model,
         coalesce(provider, '') as provider_key,
         created_at at time zone 'UTC' as created_at_utc
@@ -81,6 +82,7 @@ price_rows_chosen as (
 prices_in_force as (
     select
         requests.request_id,
+        requests.tenant_id,
         max(case when price_rows_chosen.token_type = 'input' then price_rows_chosen.model_tier end) as model_tier,
         max(case when price_rows_chosen.token_type = 'input' then price_rows_chosen.usd_per_million_tokens end)
             as input_usd_per_million_tokens,
@@ -97,12 +99,13 @@ prices_in_force as (
             and requests.provider_key = price_rows_chosen.provider_key
             and requests.created_at_utc >= price_rows_chosen.valid_from_utc
             and (price_rows_chosen.valid_to_utc is null or requests.created_at_utc < price_rows_chosen.valid_to_utc)
-    group by requests.request_id
+    group by requests.request_id, requests.tenant_id
 ),
 
 resolved as (
     select
         requests.request_id,
+        requests.tenant_id,
         requests.billed_model,
         coalesce(prices_in_force.model_tier, 'unknown') as model_tier,
         prices_in_force.input_usd_per_million_tokens,
@@ -113,7 +116,9 @@ resolved as (
         prices_in_force.compute_usd_per_second
     from requests
     left join prices_in_force
-        on requests.request_id = prices_in_force.request_id
+        on
+            requests.request_id = prices_in_force.request_id
+            and requests.tenant_id = prices_in_force.tenant_id
 )
 
 select * from resolved

@@ -8,6 +8,7 @@
 }}
 
 {%- set fields = [
+    {'name': 'named_tenant_id', 'path': ['tenant_id'], 'type': 'text'},
     {'name': 'agent_id', 'path': ['agent_id'], 'type': 'text'},
     {'name': 'reviewer_id', 'path': ['reviewer_id'], 'type': 'text'},
     {'name': 'outcome', 'path': ['outcome'], 'type': 'text'},
@@ -69,6 +70,7 @@ normalized as (
     select
         feedback_id,
         request_id,
+        named_tenant_id,
         agent_id,
         reviewer_id,
         outcome,

@@ -153,10 +153,18 @@ def erase(
         else:
             assert request_id is not None
             ids = _subtree(store, request_id)
-            if not store.query(
+            tenants = store.query(
                 f"select count(*) from {RAW_SCHEMA}.requests where request_id = ?", [request_id]
-            )[0][0]:
+            )[0][0]
+            if not tenants:
                 raise TrellisError(f"unknown request {request_id!r}: no raw fact has this id")
+            if tenants > 1:
+                # a request id is unique within its tenant only: erasing by id alone
+                # would take another tenant's request (and tree) with it
+                raise TrellisError(
+                    f"request id {request_id!r} is used by {tenants} tenants: "
+                    "erase by --tenant, or remove the request by hand"
+                )
             for batch in _batches(ids):
                 marks = ", ".join("?" for _ in batch)
                 _remove_requests(store, f"request_id in ({marks})", list(batch), removal)
@@ -178,10 +186,16 @@ def _remove_requests(store: Store, where: str, params: list[Any], removal: Remov
     )
     for tenant, count in counts:
         removal.requests[tenant] = removal.requests.get(tenant, 0) + int(count)
-    requests = f"select request_id from {RAW_SCHEMA}.requests where {where}"
-    removal.feedback += _delete(
-        store, "feedback", f"request_id in ({requests})", params, removal.dry_run
+    # Feedback on a removed request, unless it names another tenant: a request id
+    # is unique within its tenant only, and another tenant's request may share it.
+    # (`where` names the requests' own columns, which the subquery resolves first.)
+    about_removed = (
+        f"exists (select 1 from {RAW_SCHEMA}.requests as removed where {where}"
+        f" and removed.request_id = {RAW_SCHEMA}.feedback.request_id"
+        f" and coalesce({RAW_SCHEMA}.feedback.record->>'tenant_id', removed.tenant_id)"
+        " = removed.tenant_id)"
     )
+    removal.feedback += _delete(store, "feedback", about_removed, params, removal.dry_run)
     _delete(store, "requests", where, params, removal.dry_run)
 
 

@@ -49,6 +49,7 @@ def cluster_terms(
                 on members.trajectory_id = trajectories.trajectory_id
             inner join _terms_messages as messages
                 on trajectories.leaf_node_id = messages.request_id
+                and trajectories.tenant_id = messages.tenant_id
             where messages.message_role = 'user' and not messages.is_reply
         ),
         clusters as (

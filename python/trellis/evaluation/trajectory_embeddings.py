@@ -70,10 +70,14 @@ def _trajectories_sql(has_existing: bool) -> str:
     """
 
 
-# The leaves' records, read by request_messages.
+# The leaves' records, read by request_messages (a request is its id and tenant).
 _LEAF_RECORDS_SQL = """
-select request_id, tenant_id, record from _eval_requests
-where request_id in (select leaf_node_id from _eval_new_trajectories)
+select requests.request_id, requests.tenant_id, requests.record from _eval_requests as requests
+where exists (
+    select 1 from _eval_new_trajectories as trajectories
+    where trajectories.leaf_node_id = requests.request_id
+    and trajectories.tenant_id = requests.tenant_id
+)
 """
 
 
@@ -93,7 +97,9 @@ def _candidates_sql() -> str:
             md5(messages.message_text) as message_md5,
             {VIEW_SQL} as view
         from _eval_new_trajectories as trajectories
-        inner join _eval_messages as messages on trajectories.leaf_node_id = messages.request_id
+        inner join _eval_messages as messages
+            on trajectories.leaf_node_id = messages.request_id
+            and trajectories.tenant_id = messages.tenant_id
         where {VIEW_SQL} is not null and messages.message_text <> ''
     ),
     tenant_roots as (

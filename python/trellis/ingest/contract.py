@@ -243,6 +243,11 @@ class KindSpec:
     has_tenant_column: bool = False
 
     @property
+    def key_columns(self) -> tuple[str, ...]:
+        """The raw table's primary key: a request id is unique within its tenant only."""
+        return (self.id_column, "tenant_id") if self.has_tenant_column else (self.id_column,)
+
+    @property
     def columns(self) -> list[str]:
         """The raw table's columns (storage/schema.py), in order."""
         keys = [self.id_column]

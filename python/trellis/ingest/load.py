@@ -9,11 +9,13 @@ ids and one join that finds the conflicts (trellis.storage.base.append_new),
 the rejected lines into raw.quarantine. A crash or Ctrl-C loses at most the
 open batch, and a re-run redoes it idempotently.
 
-Idempotence: a record whose id is stored with the same `record_hash` (its
+Idempotence: a record whose key is stored with the same `record_hash` (its
 content fingerprint) is a duplicate; with another one it is a `conflict`,
-quarantined, the stored row untouched. The first occurrence of an id wins:
-later occurrences in one batch go in later rounds, judged against what is
-stored by then.
+quarantined, the stored row untouched. A request's key is its id and tenant:
+the same id sent by another tenant is another request, and loads (one
+tenant's records never conflict with, nor reveal, another's). The first
+occurrence of a key wins: later occurrences in one batch go in later rounds,
+judged against what is stored by then.
 
 Quarantine rows are identified by content: kind, the source's content hash
 (for a file, of its bytes; for records in memory, the source name), line
@@ -270,7 +272,7 @@ class _Ingestion:
         self, source: str, key: str, lines: Iterable[Line]
     ) -> Iterator[tuple[_Batch, int]]:
         batch, held, size, last = _Batch(source, key), 0, 0, 0
-        seen: dict[str, int] = {}
+        seen: dict[tuple[str, ...], int] = {}
         for line in lines:
             self._check(batch, seen, line)
             held += 1
@@ -282,7 +284,7 @@ class _Ingestion:
         if held:
             yield batch, last
 
-    def _check(self, batch: _Batch, seen: dict[str, int], line: Line) -> None:
+    def _check(self, batch: _Batch, seen: dict[tuple[str, ...], int], line: Line) -> None:
         if line.problem is not None:
             batch.quarantine.append((line, *line.problem, None))
             return
@@ -290,8 +292,13 @@ class _Ingestion:
         if isinstance(result, Problem):
             batch.quarantine.append((line, result.reason, result.detail, result.record_id))
             return
-        occurrence = seen.get(result.record_id, 0)
-        seen[result.record_id] = occurrence + 1
+        key = (
+            (result.record_id, result.tenant_id)
+            if self.spec.has_tenant_column
+            else (result.record_id,)
+        )
+        occurrence = seen.get(key, 0)
+        seen[key] = occurrence + 1
         if occurrence == len(batch.rounds):
             batch.rounds.append([])
         batch.rounds[occurrence].append((line, result))
@@ -307,9 +314,9 @@ class _Ingestion:
                 if not rows:
                     continue
                 inserted, conflicts = append_new(
-                    self.store, self.table, self.spec.id_column, self._rows(batch.source, rows)
+                    self.store, self.table, self.spec.key_columns, self._rows(batch.source, rows)
                 )
-                conflicted = {line for line, _ in conflicts}
+                conflicted = set(conflicts)
                 for line, result in rows:
                     if line.position in conflicted:
                         detail = (
@@ -329,29 +336,32 @@ class _Ingestion:
     def _tenants_checked(
         self, rows: list[tuple[Line, Any]], quarantine: list[tuple[Line, str, str, str | None]]
     ) -> list[tuple[Line, Any]]:
-        """Feedback naming a tenant other than its (stored) request's is not applied.
+        """Feedback naming a tenant none of its (stored) request's is not applied.
 
-        Feedback for a request not stored yet loads: its tenant is compared by
-        the warehouse, which joins feedback to requests on id and tenant.
+        A request id may be stored under several tenants: feedback naming
+        tenant T for request X is a mismatch only when X is stored and not
+        under T. Feedback for a request not stored yet loads: its tenant is
+        compared by the warehouse, which joins feedback to requests on id and
+        tenant.
         """
         named = {result.parent_id: None for _, result in rows if result.tenant_given}
         if not named:
             return rows
-        tenants: dict[str, str] = {}
+        tenants: dict[str, set[str]] = {}
         wanted = list(named)
         for start in range(0, len(wanted), 1000):
             part = wanted[start : start + 1000]
-            tenants.update(
-                self.store.query(
-                    "select request_id, tenant_id from raw.requests "
-                    f"where request_id in ({', '.join('?' * len(part))})",
-                    part,
-                )
+            found = self.store.query(
+                "select request_id, tenant_id from raw.requests "
+                f"where request_id in ({', '.join('?' * len(part))})",
+                part,
             )
+            for request_id, tenant_id in found:
+                tenants.setdefault(request_id, set()).add(tenant_id)
         kept = []
         for line, result in rows:
             stored = tenants.get(result.parent_id)
-            if result.tenant_given and stored is not None and stored != result.tenant_id:
+            if result.tenant_given and stored is not None and result.tenant_id not in stored:
                 detail = f"request {result.parent_id!r} belongs to another tenant"
                 quarantine.append((line, c.TENANT_MISMATCH, detail, result.record_id))
             else:

@@ -53,21 +53,25 @@ def rehash(store: Store) -> int:
 
 def _rehash_table(store: Store, spec: c.KindSpec) -> int:
     table = f"{RAW_SCHEMA}.{spec.table}"
-    key = spec.id_column
+    keys = spec.key_columns
     columns = spec.columns
     listed = ", ".join(
         "cast(record as varchar) as record" if name == "record" else name for name in columns
     )
-    changed, after = 0, ""
+    # pages follow the whole key (a request id repeats across tenants)
+    ordered = ", ".join(keys)
+    after_key = f"({ordered}) > ({', '.join('?' * len(keys))})"
+    same_key = " and ".join(f"{table}.{name} = trellis_rehash.{name}" for name in keys)
+    changed, after = 0, [""] * len(keys)
     while True:
         page = store.query(
-            f"select {listed} from {table} where {key} > ? order by {key} limit {PAGE_ROWS}",
-            [after],
+            f"select {listed} from {table} where {after_key} order by {ordered} limit {PAGE_ROWS}",
+            after,
         )
         if not page:
             return changed
-        after = page[-1][0]
         rows = [dict(zip(columns, row, strict=True)) for row in page]
+        after = [rows[-1][name] for name in keys]
         stale = [row for row in rows if _set_hash(row)]
         if stale:
             changed += len(stale)
@@ -75,7 +79,7 @@ def _rehash_table(store: Store, spec: c.KindSpec) -> int:
             store.load_temp_table("trellis_rehash", table, stage)
             store.execute(
                 f"update {table} set record_hash = trellis_rehash.record_hash "
-                f"from trellis_rehash where {table}.{key} = trellis_rehash.{key}"
+                f"from trellis_rehash where {same_key}"
             )
 
 

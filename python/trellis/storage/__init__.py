@@ -12,13 +12,15 @@ from collections.abc import Iterator
 from trellis.config import TargetName
 from trellis.errors import TrellisError
 from trellis.storage.base import Store
+from trellis.storage.upgrade import ensure_current_keys
 
 __all__ = ["Store", "open_store"]
 
 
 @contextlib.contextmanager
 def open_store(target: TargetName) -> Iterator[Store]:
-    """Connect to `target` (settings from trellis.config) with the raw schema created."""
+    """Connect to `target` (settings from trellis.config) with the raw schema created,
+    and its keys brought up to date (trellis.storage.upgrade)."""
     store: Store
     if target == "duckdb":
         from trellis.storage.duckdb_store import open_duckdb_store
@@ -31,6 +33,7 @@ def open_store(target: TargetName) -> Iterator[Store]:
     else:
         raise TrellisError(f"unknown target {target!r}: choose duckdb or postgres")
     try:
+        ensure_current_keys(store)
         yield store
     finally:
         store.close()

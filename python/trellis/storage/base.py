@@ -56,22 +56,30 @@ class Store(ABC):
         """A transaction around a batch of statements: all of them land, or none."""
 
     @abstractmethod
+    def replace_primary_key(self, table: str, columns: Sequence[str]) -> None:
+        """Make `columns` the primary key of raw table `table`, its rows, grants and
+        policies kept, inside the caller's transaction (trellis.storage.upgrade)."""
+
+    @abstractmethod
     def close(self) -> None:
         """Release the connection."""
 
 
 def append_new(
-    store: Store, table: str, key: str, rows: pa.Table, compare_hash: bool = True
-) -> tuple[int, list[tuple[int, str]]]:
-    """Insert the rows of `rows` whose `key` is not stored yet (keys unique within `rows`).
+    store: Store, table: str, key: str | Sequence[str], rows: pa.Table, compare_hash: bool = True
+) -> tuple[int, list[int]]:
+    """Insert the rows of `rows` whose `key` (a column, or several) is not stored yet
+    (keys unique within `rows`).
 
-    Returns the number inserted and, when `compare_hash`, the (source_line,
-    key) of the rows whose key is stored with another `record_hash`: the
-    conflicts. The other rows of stored keys are duplicates. One set-based
-    insert and one join, the same SQL on both targets; the caller holds the
+    Returns the number inserted and, when `compare_hash`, the source_line of
+    the rows whose key is stored with another `record_hash`: the conflicts.
+    The other rows of stored keys are duplicates. One set-based insert and
+    one join, the same SQL on both targets; the caller holds the
     transaction, and `lock_table` keeps concurrent ingests from interleaving.
     """
     stage = "trellis_stage_" + table.replace(".", "_")
+    keys = [key] if isinstance(key, str) else list(key)
+    same_key = " and ".join(f"stored.{name} = staged.{name}" for name in keys)
     store.lock_table(table)
     store.load_temp_table(stage, table, rows)
     columns = ", ".join(rows.column_names)
@@ -81,14 +89,14 @@ def append_new(
     )
     inserted = store.execute_counted(
         f"insert into {table} ({columns}) select {values} from {stage} as staged "
-        f"where not exists (select 1 from {table} as stored where stored.{key} = staged.{key})"
+        f"where not exists (select 1 from {table} as stored where {same_key})"
     )
-    conflicts: list[tuple[int, str]] = []
+    conflicts: list[int] = []
     if compare_hash and inserted < rows.num_rows:
         found = store.query(
-            f"select staged.source_line, staged.{key} from {stage} as staged "
-            f"inner join {table} as stored on stored.{key} = staged.{key} "
+            f"select staged.source_line from {stage} as staged "
+            f"inner join {table} as stored on {same_key} "
             "where stored.record_hash <> staged.record_hash"
         )
-        conflicts = [(int(line), str(found_key)) for line, found_key in found]
+        conflicts = [int(line) for (line,) in found]
     return inserted, conflicts

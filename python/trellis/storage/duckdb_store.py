@@ -112,6 +112,25 @@ class DuckDBStore(Store):
             ).fetchall()
         return self._columns[table]
 
+    def replace_primary_key(self, table: str, columns: Sequence[str]) -> None:
+        """Rebuild `table` under its current DDL (which declares `columns` as its key):
+        DuckDB cannot alter a primary key. Create, copy, drop, rename in one
+        transaction; a DuckDB file has no grants or policies to carry over, and
+        its views name the table and bind again on their next read."""
+        schema, _, name = table.rpartition(".")
+        rebuilt = f"{name}__rekeyed"
+        created = f"create table if not exists {table} ("
+        ddl = next(statement for statement in raw_ddl("duckdb") if statement.startswith(created))
+        if f"primary key ({', '.join(columns)})" not in ddl:
+            raise TrellisError(f"the DDL of {table} does not declare the key {columns}")
+        listed = ", ".join(name for name, _ in self._column_types(table))
+        self._conn.execute(ddl.replace(created, f"create table {schema}.{rebuilt} (", 1))
+        self._conn.execute(
+            f"insert into {schema}.{rebuilt} ({listed}) select {listed} from {table}"
+        )
+        self._conn.execute(f"drop table {table}")
+        self._conn.execute(f"alter table {schema}.{rebuilt} rename to {name}")
+
     def close(self) -> None:
         self._conn.close()
 

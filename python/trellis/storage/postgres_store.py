@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 import pyarrow as pa
 import pyarrow.csv as pa_csv
+from psycopg import sql
 
 from trellis.config import PostgresSettings, TargetName, postgres_settings
 from trellis.errors import TrellisError
@@ -95,6 +96,28 @@ class PostgresStore(Store):
             cur.copy(f"copy {name} ({columns}) from stdin (format csv)") as copy,
         ):
             copy.write(buffer.getbuffer())
+
+    def replace_primary_key(self, table: str, columns: Sequence[str]) -> None:
+        """Swap the key constraint in place: the table keeps its rows, the views dbt
+        built on it, its row-level security policy and its grants."""
+        schema, _, name = table.rpartition(".")
+        found = self.query(
+            "select constraint_name from information_schema.table_constraints "
+            "where table_schema = ? and table_name = ? and constraint_type = 'PRIMARY KEY'",
+            [schema, name],
+        )
+        drop = [
+            sql.SQL("drop constraint {}").format(sql.Identifier(constraint))
+            for (constraint,) in found
+        ]
+        add = sql.SQL("add primary key ({})").format(
+            sql.SQL(", ").join(sql.Identifier(column) for column in columns)
+        )
+        statement = sql.SQL("alter table {} {}").format(
+            sql.Identifier(schema, name), sql.SQL(", ").join([*drop, add])
+        )
+        with self._connection_errors():
+            self._conn.execute(statement)
 
     def close(self) -> None:
         self._conn.close()

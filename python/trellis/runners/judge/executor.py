@@ -52,6 +52,8 @@ class JudgeExecutor:
             "feedback_id": p["feedback_id"],
             "request_id": p["request_id"],
             "created_at": result.completed_at.isoformat(),
+            # the judged request's tenant: its id may be another tenant's too
+            **({"tenant_id": p["tenant_id"]} if "tenant_id" in p else {}),
             "outcome": "success",
             "source": "judge",
             "agent_id": p["agent_id"],

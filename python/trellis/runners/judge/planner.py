@@ -65,6 +65,7 @@ def plan_judge(
                             "cohort_id": cohort_id,
                             "feedback_id": stable_id("judge", task_id),
                             "request_id": target.request_id,
+                            "tenant_id": target.tenant_id,
                             "agent_id": target.agent_id,
                             "target": {"kind": target.kind, "id": target.target_id},
                             "template_id": template.template_id,

@@ -28,6 +28,8 @@ class JudgeTarget:
     target_id: str
     request_id: str
     agent_id: str
+    #: The tenant of request_id (a request id is unique within its tenant only).
+    tenant_id: str
     variables: Mapping[str, Any]
 
 
@@ -122,6 +124,7 @@ def _trajectories(db: Db, rows: list[tuple[Any, ...]]) -> list[JudgeTarget]:
                 str(trajectory_id),
                 leaf.node_id,
                 leaf.agent_id,
+                leaf.tenant_id,
                 {
                     "trajectory_id": str(trajectory_id),
                     "session_key": str(session_key),
@@ -168,6 +171,7 @@ def _responses(db: Db, rows: list[tuple[Any, ...]]) -> list[JudgeTarget]:
                 str(group_id),
                 node.node_id,
                 node.agent_id,
+                node.tenant_id,
                 {
                     "response_group_id": str(group_id),
                     "node_id": node.node_id,

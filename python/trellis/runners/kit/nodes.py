@@ -4,6 +4,11 @@ The mart (`lineage.conversation_branch_nodes`) gives the tree; the raw
 request record gives the frozen context (`request.messages`), the sampling
 settings and the session. Replays themselves are never selected again unless
 the filter asks for `branch_kind: replay`.
+
+A node id is unique within its tenant only. A run keys its nodes by id, so
+the nodes it loads must not hold one id twice: `tenants` narrows a load to
+the tenants a selection names, and an id found under two tenants anyway is
+an error that says to name one (never a silent mix of two tenants' trees).
 """
 
 from __future__ import annotations
@@ -149,28 +154,44 @@ def _to_node(row: Sequence[Any]) -> Node:
     )
 
 
-def load_nodes(db: Db, node_ids: Iterable[str]) -> dict[str, Node]:
-    return _load_where(db, "n.node_id", node_ids, chunk_size=500)
+def load_nodes(
+    db: Db, node_ids: Iterable[str], tenants: Sequence[str] | None = None
+) -> dict[str, Node]:
+    return _load_where(db, "n.node_id", node_ids, 500, tenants)
 
 
-def load_trees(db: Db, root_ids: Iterable[str]) -> dict[str, Node]:
+def load_trees(
+    db: Db, root_ids: Iterable[str], tenants: Sequence[str] | None = None
+) -> dict[str, Node]:
     """Every node of the given trees (subtree replays and stale detection walk them)."""
-    return _load_where(db, "n.root_node_id", root_ids, chunk_size=200)
+    return _load_where(db, "n.root_node_id", root_ids, 200, tenants)
 
 
-def _load_where(db: Db, column: str, values: Iterable[str], chunk_size: int) -> dict[str, Node]:
-    """Nodes whose `column` (an identifier chosen by this module) is one of `values`."""
+def _load_where(
+    db: Db, column: str, values: Iterable[str], chunk_size: int, tenants: Sequence[str] | None
+) -> dict[str, Node]:
+    """Nodes whose `column` (an identifier chosen by this module) is one of `values`,
+    of `tenants` when given; each with its own tenant's raw record."""
     wanted = list(dict.fromkeys(values))
+    tenant_filter = f" and n.tenant_id in ({placeholders(len(tenants))})" if tenants else ""
     nodes: dict[str, Node] = {}
     for start in range(0, len(wanted), chunk_size):
         chunk = wanted[start : start + chunk_size]
         rows = db.query(
             f"select {_NODE_COLUMNS} from {NODES_TABLE} as n "
-            f"join {RAW_SCHEMA}.requests as r on r.request_id = n.node_id "
-            f"where {column} in ({placeholders(len(chunk))})",
-            chunk,
+            f"join {RAW_SCHEMA}.requests as r "
+            "on r.request_id = n.node_id and r.tenant_id = n.tenant_id "
+            f"where {column} in ({placeholders(len(chunk))}){tenant_filter}",
+            [*chunk, *(tenants or [])],
         )
-        nodes.update((node.node_id, node) for node in map(_to_node, rows))
+        for node in map(_to_node, rows):
+            known = nodes.get(node.node_id)
+            if known is not None and known.tenant_id != node.tenant_id:
+                raise TrellisError(
+                    f"node id {node.node_id!r} is used by tenants {known.tenant_id!r} and "
+                    f"{node.tenant_id!r}: select one tenant (where: tenant_id)"
+                )
+            nodes[node.node_id] = node
     return nodes
 
 

@@ -165,6 +165,14 @@ def _subtree(node: Node, children: Mapping[str, list[Node]]) -> list[Node]:
     return ordered
 
 
+def _selected_tenants(where: Mapping[str, Any]) -> list[str] | None:
+    """The tenants a selection names, if any: its node ids are read within them."""
+    if "tenant_id" not in where:
+        return None
+    named = where["tenant_id"]
+    return [str(tenant) for tenant in (named if isinstance(named, list) else [named])]
+
+
 def plan_replay(
     db: Db,
     manifest: ReplayManifest,
@@ -179,13 +187,14 @@ def plan_replay(
         ids = stale_node_ids(db, versions or CurrentVersions.load(), selection.limit)
     else:
         ids = select_node_ids(db, selection.ids, selection.where.as_dict(), selection.limit)
-    nodes = load_nodes(db, ids)
+    tenants = _selected_tenants(selection.where.as_dict())
+    nodes = load_nodes(db, ids, tenants)
     missing = [i for i in ids if i not in nodes]
     if missing:
         raise TrellisError(f"node {missing[0]} has no raw request record: was its source ingested?")
     children: dict[str, list[Node]] = {}
     if manifest.mode == "subtree":
-        children = children_map(load_trees(db, {n.root_node_id for n in nodes.values()}))
+        children = children_map(load_trees(db, {n.root_node_id for n in nodes.values()}, tenants))
     tasks: list[NewTask] = []
     input_tokens = output_tokens = calls = 0
     cost = 0.0
