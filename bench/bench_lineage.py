@@ -35,7 +35,8 @@ from trellis.storage.schema import raw_ddl  # noqa: E402
 TREE_MODELS = (
     "int_request_parents_resolved",
     "int_branch_edges_jumped",
-    "int_branch_nodes_recursed",
+    "int_branch_nodes_rooted",
+    "int_branch_nodes_grouped",
     "int_branch_nodes_classified",
     "int_trajectory_steps_enumerated",
     "conversation_branch_nodes",

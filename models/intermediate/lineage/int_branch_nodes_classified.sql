@@ -7,191 +7,47 @@
     )
 }}
 
--- One row per node (id and tenant: ids are unique per tenant; every join below
--- matches both): its place among its siblings, its response group and its
--- branch kind (contract section 3). branch.kind, when the record gives one,
--- overrides the inferred kind.
---   1. A response group holds the calls that answer the same context: the
---      children of one parent with identical contexts, or the first turns of
---      one tenant with identical contexts (a regenerated first answer). A first
---      turn is a plain root: no parent, not an orphan. It stays a root of its
---      own tree and session; only its group spans trees.
---   2. An orphan root is a group of its own: a late parent may still adopt it.
---   3. An incremental run reclassifies whole trees: those the recursion
---      re-walked, and the trees whose first turn shares a group with theirs.
---      A first turn never changes parent, so its group only ever gains members.
+-- One row per node (id and tenant) with its branch kind (contract section 3): branch.kind when
+-- the record gives one, else inferred from the node's place
+-- (int_branch_nodes_grouped) and from how its request differs from its
+-- response group's leader, the group's earliest call.
+-- Incremental: a run classifies the nodes int_branch_nodes_grouped rewrote in
+-- it. A group that gains a member is rewritten whole there, so every member
+-- and its leader are at hand.
 
 with
 
-all_recursed as (
-    select * from {{ ref('int_branch_nodes_recursed') }}
-),
-
-parents as (
-    select * from {{ ref('int_request_parents_resolved') }}
-),
-
-content_keys as (
-    select * from {{ ref('int_requests_content_keyed') }}
+all_grouped as (
+    select * from {{ ref('int_branch_nodes_grouped') }}
 ),
 
 requests as (
     select * from {{ ref('stg_gateway__requests') }}
 ),
 
-{% if is_incremental() %}
-    first_turns as (
-        select
-            all_recursed.root_node_id,
-            all_recursed.tenant_id,
-            content_keys.context_key
-        from all_recursed
-        inner join parents
-            on
-                all_recursed.node_id = parents.request_id
-                and all_recursed.tenant_id = parents.tenant_id
-        inner join content_keys
-            on
-                all_recursed.node_id = content_keys.request_id
-                and all_recursed.tenant_id = content_keys.tenant_id
-        where
-            all_recursed.parent_node_id is null
-            and not (parents.is_orphan or all_recursed.is_loop_cut)
-    ),
+grouped as (
+    select * from all_grouped
+    {% if is_incremental() %}
+        where resolved_at > {{ trellis.stored_watermark('resolved_at') }}
+    {% endif %}
+),
 
-    rewalked_roots as (
-        select distinct
-            all_recursed.root_node_id,
-            all_recursed.tenant_id
-        from all_recursed
-        where all_recursed.resolved_at > {{ trellis.stored_watermark('resolved_at') }}
-    ),
-
-    touched_roots as (
-        select
-            rewalked_roots.root_node_id,
-            rewalked_roots.tenant_id
-        from rewalked_roots
-        union
-        select
-            regrouped.root_node_id,
-            regrouped.tenant_id
-        from rewalked_roots
-        inner join first_turns as rewalked
-            on
-                rewalked_roots.root_node_id = rewalked.root_node_id
-                and rewalked_roots.tenant_id = rewalked.tenant_id
-        inner join first_turns as regrouped
-            on
-                rewalked.tenant_id = regrouped.tenant_id
-                and rewalked.context_key = regrouped.context_key
-    ),
-
-    recursed as (
-        select all_recursed.*
-        from all_recursed
-        inner join touched_roots
-            on
-                all_recursed.root_node_id = touched_roots.root_node_id
-                and all_recursed.tenant_id = touched_roots.tenant_id
-    ),
-{% else %}
-    recursed as (
-        select * from all_recursed
-    ),
-{% endif %}
-
-nodes as (
+leaders as (
     select
-        recursed.node_id,
-        recursed.parent_node_id,
-        recursed.root_node_id,
-        recursed.tenant_id,
+        grouped.response_group_id,
         requests.model,
-        requests.declared_branch_kind,
         requests.tools_json,
-        content_keys.context_key,
-        case when recursed.is_loop_cut then 'none' else parents.lineage_source end as lineage_source,
         requests.temperature,
         requests.top_p,
         requests.sampling_seed,
         requests.n_choices,
-        requests.max_tokens,
-        recursed.depth,
-        parents.is_orphan or recursed.is_loop_cut as is_orphan,
-        requests.created_at,
-        recursed.resolved_at
-    from recursed
-    inner join parents
-        on
-            recursed.node_id = parents.request_id
-            and recursed.tenant_id = parents.tenant_id
+        requests.max_tokens
+    from grouped
     inner join requests
         on
-            recursed.node_id = requests.request_id
-            and recursed.tenant_id = requests.tenant_id
-    inner join content_keys
-        on
-            recursed.node_id = content_keys.request_id
-            and recursed.tenant_id = content_keys.tenant_id
-),
-
-child_counts as (
-    select
-        parent_node_id as node_id,
-        tenant_id,
-        count(*) as child_count
-    from nodes
-    where parent_node_id is not null
-    group by parent_node_id, tenant_id
-),
-
-ordered as (
-    select
-        nodes.*,
-        md5(
-            concat_ws(
-                '|',
-                nodes.tenant_id,
-                case
-                    when nodes.parent_node_id is not null then nodes.parent_node_id
-                    when nodes.is_orphan then '#root ' || nodes.node_id
-                    else '#first turn'
-                end,
-                nodes.context_key
-            )
-        )
-            as response_group_id,
-        case
-            when nodes.parent_node_id is null then 0
-            else row_number() over (
-                partition by nodes.parent_node_id, nodes.tenant_id
-                order by nodes.created_at, nodes.node_id
-            ) - 1
-        end as sibling_index,
-        coalesce(child_counts.child_count, 0) as child_count
-    from nodes
-    left join child_counts
-        on
-            nodes.node_id = child_counts.node_id
-            and nodes.tenant_id = child_counts.tenant_id
-),
-
-grouped as (
-    select
-        ordered.*,
-        row_number() over (
-            partition by ordered.response_group_id
-            order by ordered.created_at, ordered.node_id
-        ) - 1 as branch_index,
-        count(*) over (partition by ordered.response_group_id) as group_size
-    from ordered
-),
-
-group_leaders as (
-    select *
-    from grouped
-    where branch_index = 0
+            grouped.node_id = requests.request_id
+            and grouped.tenant_id = requests.tenant_id
+    where grouped.branch_index = 0
 ),
 
 classified as (
@@ -204,20 +60,20 @@ classified as (
         grouped.context_key,
         grouped.lineage_source,
         coalesce(
-            grouped.declared_branch_kind,
+            requests.declared_branch_kind,
             case
                 when grouped.parent_node_id is null then 'root'
                 when grouped.sibling_index = 0 then 'continuation'
                 when grouped.branch_index = 0 then 'prompt_variant'
-                when grouped.tools_json is distinct from leaders.tools_json then 'tool_variant'
+                when requests.tools_json is distinct from leaders.tools_json then 'tool_variant'
                 when
-                    grouped.temperature is distinct from leaders.temperature
-                    or grouped.top_p is distinct from leaders.top_p
-                    or grouped.sampling_seed is distinct from leaders.sampling_seed
-                    or grouped.n_choices is distinct from leaders.n_choices
-                    or grouped.max_tokens is distinct from leaders.max_tokens
+                    requests.temperature is distinct from leaders.temperature
+                    or requests.top_p is distinct from leaders.top_p
+                    or requests.sampling_seed is distinct from leaders.sampling_seed
+                    or requests.n_choices is distinct from leaders.n_choices
+                    or requests.max_tokens is distinct from leaders.max_tokens
                     then 'sampling_variant'
-                when grouped.model != leaders.model then 'model_variant'
+                when requests.model != leaders.model then 'model_variant'
                 else 'retry'
             end
         ) as branch_kind,
@@ -226,12 +82,17 @@ classified as (
         grouped.child_count,
         grouped.branch_index,
         grouped.group_size,
-        grouped.child_count = 0 as is_leaf,
+        grouped.is_leaf,
         grouped.is_orphan,
         grouped.created_at,
-        (select max(all_recursed.resolved_at) from all_recursed) as resolved_at
+        grouped.resolved_at
     from grouped
-    inner join group_leaders as leaders on grouped.response_group_id = leaders.response_group_id
+    inner join requests
+        on
+            grouped.node_id = requests.request_id
+            and grouped.tenant_id = requests.tenant_id
+    -- (a response group id holds the tenant)
+    inner join leaders on grouped.response_group_id = leaders.response_group_id
 )
 
 select * from classified
