@@ -170,6 +170,9 @@ def test_cli_ctrl_c_stops_cleanly_and_says_what_was_committed(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # as from a terminal: a suite started in the background of a
+        # non-interactive shell inherits SIGINT ignored, and so would the child
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
     def stored() -> int:
